@@ -1,0 +1,49 @@
+# Two commands matter on a fresh machine: `make demo` and `make test`. Both build .venv
+# themselves (re-built when pyproject.toml or requirements/dev.txt change).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+UV     := $(BIN)/uv
+PYTEST_WORKERS ?= 2
+
+.PHONY: venv demo test lint typecheck unit bench lock fmt clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
+	$(UV) pip install --python $(BIN)/python --quiet -e '.[sandbox]' -r requirements/dev.txt
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/python examples/demo.py
+
+test: lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests examples benchmarks
+	$(BIN)/ruff format --check src tests examples benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --durations=15
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+# Refresh the action's hash-locked runtime dependencies from requirements/runtime.in.
+lock: $(STAMP)
+	$(UV) pip compile requirements/runtime.in --universal --python-version 3.9 \
+		--generate-hashes --no-header --annotation-style line -o requirements/runtime.txt
+
+fmt: $(STAMP)
+	$(BIN)/ruff check --fix src tests examples benchmarks
+	$(BIN)/ruff format src tests examples benchmarks
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

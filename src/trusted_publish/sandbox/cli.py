@@ -1,0 +1,137 @@
+"""Command line: start a sandbox, print how to reach it, serve until told to stop.
+
+Scripts read the ``NAME=value`` lines for their environment and wait for the line
+``sandbox ready on URL`` before they start the code under test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from types import FrameType
+from typing import Optional
+
+from .core import TRUSTED_PUBLISHING_MODES, Sandbox
+from .index import MAX_FILE_SIZE
+from .oidc import Identity
+from .publishing import Publisher
+
+__all__ = ["main", "parse_publisher"]
+
+
+def parse_publisher(spec: str) -> Publisher:
+    """``OWNER/REPO:WORKFLOW.yml[:ENV]`` -> Publisher (open to any project)."""
+    parts = spec.split(":")
+    if len(parts) not in (2, 3) or not all(parts[:2]):
+        raise argparse.ArgumentTypeError(
+            f"expected OWNER/REPO:WORKFLOW.yml[:ENVIRONMENT], got {spec!r}"
+        )
+    try:
+        return Publisher(parts[0], parts[1], parts[2] if len(parts) == 3 else None)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _user(spec: str) -> tuple[str, str]:
+    name, sep, password = spec.partition(":")
+    if not (name and sep and password) or name == "__token__":
+        raise argparse.ArgumentTypeError(f"expected NAME:PASSWORD, got {spec!r}")
+    return name, password
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m trusted_publish.sandbox",
+        description="Local GitHub OIDC token service + PyPI with trusted publishing.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one")
+    parser.add_argument(
+        "--publisher",
+        action="append",
+        type=parse_publisher,
+        default=[],
+        metavar="OWNER/REPO:WORKFLOW.yml[:ENV]",
+        help="trusted publisher (repeatable); default: the identity's own",
+    )
+    parser.add_argument("--repository", default="octo-org/demo", help="identity: OWNER/REPO")
+    parser.add_argument("--workflow", default="release.yml", help="identity: workflow file")
+    parser.add_argument("--ref", default="refs/tags/v1.0.0", help="identity: git ref")
+    parser.add_argument(
+        "--environment", default="pypi", help="identity: job environment ('' for none)"
+    )
+    parser.add_argument("--event", default="push", help="identity: event_name")
+    parser.add_argument("--token-lifetime", type=int, default=900, help="minted token seconds")
+    parser.add_argument("--audience", default="pypi", help="audience PyPI announces")
+    parser.add_argument(
+        "--user",
+        action="append",
+        type=_user,
+        default=[],
+        metavar="NAME:PASSWORD",
+        help="password account for non-OIDC uploads (repeatable)",
+    )
+    parser.add_argument("--storage-dir", default=None, help="keep uploaded files here")
+    parser.add_argument(
+        "--max-file-size", type=int, default=MAX_FILE_SIZE, help="upload limit in bytes"
+    )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a throw-away CA (printed as SSL_CERT_FILE=...)",
+    )
+    parser.add_argument(
+        "--trusted-publishing",
+        choices=TRUSTED_PUBLISHING_MODES,
+        default="on",
+        help="on, disabled (403/not-enabled) or absent (404)",
+    )
+    return parser
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    identity = Identity(
+        repository=args.repository,
+        workflow=args.workflow,
+        ref=args.ref,
+        environment=args.environment or None,
+        event_name=args.event,
+    )
+    try:
+        sandbox = Sandbox(
+            publishers=args.publisher or None,
+            identity=identity,
+            token_lifetime=args.token_lifetime,
+            host=args.host,
+            port=args.port,
+            audience=args.audience,
+            users=dict(args.user),
+            storage_dir=args.storage_dir,
+            max_file_size=args.max_file_size,
+            trusted_publishing=args.trusted_publishing,
+            tls=args.tls,
+        )
+        sandbox.start()
+    except (OSError, ValueError) as exc:
+        print(f"sandbox: cannot start: {exc}", file=sys.stderr)
+        return 1
+
+    def _stop(signum: int, frame: Optional[FrameType]) -> None:
+        sandbox.request_stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+
+    lines = [
+        *(f"{key}={value}" for key, value in sandbox.env().items()),
+        f"TRUSTED_PUBLISH_REPOSITORY_URL={sandbox.repository_url}",
+        f"INDEX_URL={sandbox.index_url}",
+    ]
+    if sandbox.ca_bundle is not None:
+        lines += [f"SSL_CERT_FILE={sandbox.ca_bundle}", f"REQUESTS_CA_BUNDLE={sandbox.ca_bundle}"]
+    lines.append(f"sandbox ready on {sandbox.base_url}")
+    print("\n".join(lines), flush=True)
+    sandbox.serve_forever()
+    return 0

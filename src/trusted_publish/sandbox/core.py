@@ -1,0 +1,389 @@
+"""The ``Sandbox``: GitHub's OIDC token service and PyPI, in one process on loopback."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+import threading
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Optional, Union
+
+from .index import MAX_FILE_SIZE, MAX_PROJECT_SIZE, Index, StoredFile, UploadAttempt
+from .oidc import Identity, SigningKey
+from .publishing import MintRecord, Publisher, TrustedPublishing
+from .server import SandboxHTTPServer
+from .tls import make_tls_files, server_context
+
+__all__ = ["TRUSTED_PUBLISHING_MODES", "Sandbox"]
+
+TRUSTED_PUBLISHING_MODES = ("on", "disabled", "absent")
+
+
+@dataclass
+class _FailureRule:
+    prefix: str
+    statuses: deque[int]
+    retry_after: Optional[str]
+
+
+class Sandbox:
+    """A local GitHub OIDC token service plus a PyPI with trusted publishing.
+
+    Start it with ``start()`` or as a context manager; the server runs in a daemon
+    thread. Every attribute may be read and changed while it runs (a lock guards the
+    state), so a test can switch the identity, the publishers or the trusted-publishing
+    mode between two runs of the code under test. ``tls=True`` serves HTTPS with a CA
+    made for the run (see ``ca_bundle``): twine and uv only speak HTTPS to the
+    trusted-publishing endpoints.
+    """
+
+    def __init__(
+        self,
+        publishers: Optional[Iterable[Publisher]] = None,
+        identity: Optional[Identity] = None,
+        *,
+        token_lifetime: int = 900,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        audience: str = "pypi",
+        users: Optional[Mapping[str, str]] = None,
+        storage_dir: Optional[Union[str, os.PathLike[str]]] = None,
+        max_file_size: int = MAX_FILE_SIZE,
+        max_project_size: int = MAX_PROJECT_SIZE,
+        trusted_publishing: str = "on",
+        tls: bool = False,
+    ) -> None:
+        self._lock = threading.RLock()
+        self._host = host
+        self._port = port
+        self._tls = tls
+        self._ca_bundle: Optional[Path] = None
+        self._identity = identity if identity is not None else Identity()
+        self.key = SigningKey()
+        self.index = Index(
+            self._lock,
+            users=users,
+            max_file_size=max_file_size,
+            max_project_size=max_project_size,
+        )
+        self.publishing = TrustedPublishing(
+            self._lock, self.index, self.key, audience=audience, token_lifetime=token_lifetime
+        )
+        self.trusted_publishing = trusted_publishing
+        if publishers is None:
+            # The identity's own publisher, open to any project: a plain start then
+            # works end to end.
+            ident = self._identity
+            publishers = [Publisher(ident.repository, ident.workflow, ident.environment)]
+        self.publishers = list(publishers)
+        self.oidc_request_token = secrets.token_urlsafe(32)
+        self._issued_jwts: list[str] = []
+        self._failures: list[_FailureRule] = []
+        self._storage_arg = Path(storage_dir) if storage_dir is not None else None
+        self._storage: Optional[Path] = None
+        self._owns_storage = False
+        self._server: Optional[SandboxHTTPServer] = None
+        self._thread: Optional[threading.Thread] = None
+        self._base_url: Optional[str] = None
+        self._stop_requested = threading.Event()
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        with self._lock:
+            if self._server is not None:
+                raise RuntimeError("the sandbox is already running")
+            if self._storage_arg is not None:
+                self._storage = self._storage_arg
+                self._storage.mkdir(parents=True, exist_ok=True)
+                self._owns_storage = False
+            else:
+                self._storage = Path(tempfile.mkdtemp(prefix="trusted-publish-sandbox-"))
+                self._owns_storage = True
+            self.index.attach_storage(self._storage)
+            context = None
+            if self._tls:
+                tls_dir = self._storage / "tls"
+                tls_dir.mkdir(exist_ok=True)
+                files = make_tls_files(tls_dir)
+                self._ca_bundle = files.ca
+                context = server_context(files)
+            server = SandboxHTTPServer((self._host, self._port), self, context)
+            host, port = server.server_address[:2]
+            url_host = "127.0.0.1" if host in ("0.0.0.0", "") else str(host)  # noqa: S104
+            scheme = "https" if self._tls else "http"
+            self._base_url = f"{scheme}://{url_host}:{port}"
+            self.publishing.issuer = f"{self._base_url}/_github"
+            self._server = server
+            self._stop_requested.clear()
+            self._thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.1},
+                name=f"trusted-publish-sandbox:{port}",
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and remove the storage the sandbox created (idempotent)."""
+        with self._lock:
+            server, self._server = self._server, None
+            thread, self._thread = self._thread, None
+        self._stop_requested.set()
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+            server.close_connections()
+        if thread is not None:
+            thread.join(timeout=10)
+        with self._lock:
+            if self._owns_storage and self._storage is not None:
+                shutil.rmtree(self._storage, ignore_errors=True)
+                self._storage = None
+                self._owns_storage = False
+
+    def request_stop(self) -> None:
+        """Make ``serve_forever`` return; safe to call from a signal handler."""
+        self._stop_requested.set()
+
+    def serve_forever(self) -> None:
+        """Serve until ``request_stop()`` or ``stop()`` (starts the sandbox if needed)."""
+        if self._server is None:
+            self.start()
+        try:
+            # A short timeout keeps the main thread responsive to signals.
+            while not self._stop_requested.wait(0.2):
+                pass
+        finally:
+            self.stop()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.stop()
+
+    # -- addresses -------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        if self._base_url is None:
+            raise RuntimeError("the sandbox is not started")
+        return self._base_url
+
+    @property
+    def ca_bundle(self) -> Optional[Path]:
+        """With ``tls=True``: the PEM file of the CA to trust (SSL_CERT_FILE,
+        REQUESTS_CA_BUNDLE, ``requests``' ``verify=``); None over plain HTTP."""
+        return self._ca_bundle
+
+    @property
+    def repository_url(self) -> str:
+        return f"{self.base_url}/legacy/"
+
+    @property
+    def index_url(self) -> str:
+        return f"{self.base_url}/simple/"
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.base_url}/_github"
+
+    @property
+    def oidc_request_url(self) -> str:
+        # The runner's URL already carries a query string; clients append "&audience=".
+        return f"{self.base_url}/_github/token?api-version=2.0"
+
+    def env(self) -> dict[str, str]:
+        """The variables a GitHub runner sets for a job with ``id-token: write``."""
+        return {
+            "ACTIONS_ID_TOKEN_REQUEST_URL": self.oidc_request_url,
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": self.oidc_request_token,
+        }
+
+    # -- configuration ---------------------------------------------------------------
+
+    @property
+    def identity(self) -> Identity:
+        with self._lock:
+            return self._identity
+
+    @identity.setter
+    def identity(self, value: Identity) -> None:
+        with self._lock:
+            self._identity = value
+
+    @property
+    def publishers(self) -> list[Publisher]:
+        """The configured publishers (a reified pending one shows as a normal one)."""
+        return self.publishing.publishers()
+
+    @publishers.setter
+    def publishers(self, value: Iterable[Publisher]) -> None:
+        with self._lock:
+            self.publishing.set_publishers(list(value), self._identity.repository_owner_id)
+
+    @property
+    def trusted_publishing(self) -> str:
+        return self.publishing.mode
+
+    @trusted_publishing.setter
+    def trusted_publishing(self, mode: str) -> None:
+        if mode not in TRUSTED_PUBLISHING_MODES:
+            raise ValueError(f"trusted_publishing must be one of {TRUSTED_PUBLISHING_MODES}")
+        with self._lock:
+            self.publishing.mode = mode
+
+    @property
+    def audience(self) -> str:
+        return self.publishing.audience
+
+    @audience.setter
+    def audience(self, value: str) -> None:
+        with self._lock:
+            self.publishing.audience = value
+
+    @property
+    def token_lifetime(self) -> int:
+        return self.publishing.token_lifetime
+
+    @token_lifetime.setter
+    def token_lifetime(self, seconds: int) -> None:
+        with self._lock:
+            self.publishing.token_lifetime = seconds
+
+    @property
+    def max_file_size(self) -> int:
+        return self.index.max_file_size
+
+    @max_file_size.setter
+    def max_file_size(self, size: int) -> None:
+        with self._lock:
+            self.index.max_file_size = size
+
+    @property
+    def max_project_size(self) -> int:
+        return self.index.max_project_size
+
+    @max_project_size.setter
+    def max_project_size(self, size: int) -> None:
+        with self._lock:
+            self.index.max_project_size = size
+
+    @property
+    def users(self) -> dict[str, str]:
+        """Password accounts (``{"alice": "s3cret"}``); they may upload to any project."""
+        return self.index.users
+
+    # -- records ---------------------------------------------------------------------
+
+    @property
+    def upload_attempts(self) -> list[UploadAttempt]:
+        with self._lock:
+            return list(self.index.upload_attempts)
+
+    @property
+    def issued_jwts(self) -> list[str]:
+        with self._lock:
+            return list(self._issued_jwts)
+
+    @property
+    def minted_tokens(self) -> list[str]:
+        with self._lock:
+            return list(self.publishing.minted_tokens)
+
+    @property
+    def burned_tokens(self) -> list[str]:
+        """Minted tokens revoked through ``/_/oidc/burn-token``."""
+        with self._lock:
+            return list(self.publishing.burned_tokens)
+
+    @property
+    def mint_requests(self) -> list[MintRecord]:
+        with self._lock:
+            return list(self.publishing.mint_requests)
+
+    def files(self, project: str) -> list[StoredFile]:
+        return self.index.files(project)
+
+    def projects(self) -> list[str]:
+        return self.index.project_names()
+
+    # -- test helpers ----------------------------------------------------------------
+
+    def create_project(self, name: str) -> None:
+        """Register an empty project (as if someone had created it on PyPI)."""
+        self.index.ensure_project(name)
+
+    def delete_file(self, filename: str) -> None:
+        """Delete an uploaded file; PyPI never accepts its name again."""
+        self.index.delete_file(filename)
+
+    def release_age_days(self, project: str, version: str, days: float) -> None:
+        """Pretend the release was created ``days`` ago (14+ closes it to new files)."""
+        self.index.set_release_age(project, version, days)
+
+    def fail_next(
+        self,
+        path_prefix: str,
+        statuses: Sequence[int] = (503, 503),
+        retry_after: Optional[Union[int, str]] = None,
+    ) -> None:
+        """Answer the next ``len(statuses)`` requests under ``path_prefix`` with these.
+
+        The request body is read first (PyPI's front end fails after the bytes, too).
+        """
+        with self._lock:
+            self._failures.append(
+                _FailureRule(
+                    path_prefix,
+                    deque(statuses),
+                    None if retry_after is None else str(retry_after),
+                )
+            )
+
+    def id_token(self, audience: Optional[str] = None) -> str:
+        """A fresh JWT for the current identity, as the token endpoint gives it."""
+        with self._lock:
+            identity = self._identity
+            if audience is None:
+                # GitHub's default audience is the URL of the repository owner.
+                audience = f"https://github.com/{identity.repository_owner}"
+            token = self.key.sign(identity.claims(issuer=self.issuer, audience=audience))
+            self._issued_jwts.append(token)
+            return token
+
+    def sign_jwt(self, claims: Mapping[str, Any], *, foreign_key: bool = False) -> str:
+        """Sign arbitrary claims with the sandbox key (or a stranger's key, same kid)."""
+        if not foreign_key:
+            return self.key.sign(claims)
+        stranger = SigningKey()
+        stranger.kid = self.key.kid
+        return stranger.sign(claims)
+
+    # -- for the server --------------------------------------------------------------
+
+    def _take_failure(self, path: str) -> Optional[tuple[int, Optional[str]]]:
+        with self._lock:
+            for rule in self._failures:
+                if path.startswith(rule.prefix) and rule.statuses:
+                    status = rule.statuses.popleft()
+                    if not rule.statuses:
+                        self._failures.remove(rule)
+                    return status, rule.retry_after
+            return None
+
+    def _incoming_dir(self) -> Path:
+        return self.index.incoming_dir

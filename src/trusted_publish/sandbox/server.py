@@ -1,0 +1,509 @@
+"""HTTP routing: one ``ThreadingHTTPServer`` answers for GitHub's token service and PyPI."""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import logging
+import socket
+import ssl
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any, Optional
+from urllib.parse import parse_qs, quote, urlsplit
+
+from .body import read_upload_body
+from .index import UploadAttempt
+from .multipart import MultipartError, boundary_from_content_type, parse_header_params
+from .oidc import openid_configuration
+
+if TYPE_CHECKING:
+    from socketserver import _RequestType
+
+    from .core import Sandbox
+
+__all__ = ["SandboxHTTPServer"]
+
+logger = logging.getLogger("trusted_publish.sandbox")
+
+SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+_SIMPLE_TYPES = {
+    SIMPLE_JSON: "json",
+    "application/vnd.pypi.simple.latest+json": "json",
+    "application/vnd.pypi.simple.v1+html": "html",
+    "application/vnd.pypi.simple.latest+html": "html",
+    "text/html": "html",
+    "*/*": "html",
+}
+# Bodies of the small JSON endpoints are read whole; anything past this is drained unread.
+_MAX_SMALL_BODY = 1024 * 1024
+_CHUNK = 64 * 1024
+_LEGACY_REDIRECT_TEXT = (
+    "An upload was attempted to /legacy but the expected upload URL is "
+    "/legacy/ (with a trailing slash)"
+)
+
+
+class SandboxHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        sandbox: Sandbox,
+        tls: Optional[ssl.SSLContext] = None,
+    ) -> None:
+        self.sandbox = sandbox
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+        if tls is not None:
+            # The handshake runs in the connection's own thread (_Handler.setup), so a
+            # slow or broken client cannot stall the accept loop.
+            self.socket = tls.wrap_socket(
+                self.socket, server_side=True, do_handshake_on_connect=False
+            )
+
+    def handle_error(self, request: _RequestType, client_address: Any) -> None:
+        # socketserver prints tracebacks to stderr; failed TLS handshakes and dropped
+        # connections are routine here, so they go to the debug log instead.
+        logger.debug("connection from %s failed", client_address, exc_info=True)
+
+    # Open (keep-alive) connections are tracked so that stopping the sandbox ends them
+    # too: a stopped sandbox must not keep answering on sockets accepted before.
+    def process_request(self, request: _RequestType, client_address: Any) -> None:
+        if isinstance(request, socket.socket):
+            with self._connections_lock:
+                self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: _RequestType) -> None:
+        if isinstance(request, socket.socket):
+            with self._connections_lock:
+                self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+def _reason(message: str) -> str:
+    # A status line is one line of ISO-8859-1, as PyPI's (warehouse encodes with
+    # "replace" for the same reason).
+    text = message.encode("iso-8859-1", "replace").decode("iso-8859-1")
+    return " ".join(text.split())
+
+
+def _simple_wants_json(accept: Optional[str], query: dict[str, list[str]]) -> bool:
+    if "format" in query:
+        return query["format"][0] in (SIMPLE_JSON, "application/vnd.pypi.simple.latest+json")
+    if not accept:
+        return False
+    best = {"json": 0.0, "html": 0.0}
+    for item in accept.split(","):
+        media, params = parse_header_params(item)
+        kind = _SIMPLE_TYPES.get(media.lower())
+        if kind is None:
+            continue
+        try:
+            quality = float(params.get("q", "1"))
+        except ValueError:
+            quality = 0.0
+        best[kind] = max(best[kind], quality)
+    return best["json"] > 0 and best["json"] >= best["html"]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: SandboxHTTPServer
+    server_version = "trusted-publish-sandbox"
+    # Socket timeout: an idle keep-alive connection or a client stalled mid-body for
+    # this long is dropped instead of holding a thread forever.
+    timeout = 120
+
+    def setup(self) -> None:
+        super().setup()
+        if isinstance(self.connection, ssl.SSLSocket):
+            self.connection.do_handshake()
+
+    # -- plumbing --------------------------------------------------------------------
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("%s - %s", self.address_string(), format % args)
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
+    def _send(
+        self,
+        status: int,
+        body: bytes = b"",
+        content_type: str = "text/plain; charset=utf-8",
+        *,
+        reason: Optional[str] = None,
+        headers: Optional[dict[str, str]] = None,
+        close: bool = False,
+    ) -> None:
+        self.send_response(status, _reason(reason) if reason is not None else None)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        if close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if self.command != "HEAD" and body:
+            self.wfile.write(body)
+
+    def _send_json(
+        self, status: int, payload: Any, *, headers: Optional[dict[str, str]] = None
+    ) -> None:
+        self._send(status, json.dumps(payload).encode(), "application/json", headers=headers)
+
+    def _send_message(self, status: int, message: str) -> None:
+        """An answer in warehouse's style: the message is the reason phrase and the body."""
+        accept = self.headers.get("Accept", "")
+        if "application/json" in accept:
+            title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
+            payload = {"message": message, "code": f"{status} {message}", "title": title}
+            self._send(
+                status, json.dumps(payload).encode(), "application/json", reason=message or None
+            )
+        else:
+            self._send(status, message.encode(), reason=message or None)
+
+    def _content_length(self) -> Optional[int]:
+        raw = self.headers.get("Content-Length")
+        if raw is None:
+            return None
+        try:
+            length = int(raw)
+        except ValueError:
+            return None
+        return length if length >= 0 else None
+
+    def _read_small_body(self) -> bytes:
+        length = self._content_length() or 0
+        data = bytearray()
+        while length > 0:
+            chunk = self.rfile.read(min(_CHUNK, length))
+            if not chunk:
+                self.close_connection = True
+                break
+            length -= len(chunk)
+            if len(data) < _MAX_SMALL_BODY:
+                data += chunk
+        return bytes(data)
+
+    # -- dispatch --------------------------------------------------------------------
+
+    def _dispatch(self, method: str) -> None:
+        try:
+            self._route(method)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception:
+            logger.exception("sandbox request failed: %s %s", method, urlsplit(self.path).path)
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self._send(500, b"Internal Server Error", close=True)
+
+    def _route(self, method: str) -> None:
+        sandbox = self.server.sandbox
+        split = urlsplit(self.path)
+        path = split.path
+        query = parse_qs(split.query)
+
+        failure = sandbox._take_failure(path)
+        if failure is not None:
+            self._injected_failure(method, path, *failure)
+            return
+
+        if path == "/legacy/" and method == "POST":
+            self._upload()
+            return
+        if path == "/legacy" and method == "POST":
+            self._legacy_redirect()
+            return
+        if path.startswith("/_/oidc/"):
+            self._pypi_oidc(method, path)
+            return
+        if method == "POST":
+            self._read_small_body()
+        if method not in ("GET", "HEAD"):
+            self._send_message(405, "Method Not Allowed")
+            return
+        if path.startswith("/_github/"):
+            self._github(path, query)
+        elif path == "/simple" or path.startswith("/simple/"):
+            self._simple(path, query)
+        elif path.startswith("/pypi/"):
+            self._json_api(path)
+        elif path.startswith("/packages/"):
+            self._package(path)
+        elif path == "/":
+            self._send(200, b"trusted-publish sandbox: GitHub OIDC + PyPI on loopback\n")
+        else:
+            self._send_message(404, "Not Found")
+
+    def _injected_failure(
+        self, method: str, path: str, status: int, retry_after: Optional[str]
+    ) -> None:
+        sandbox = self.server.sandbox
+        reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+        headers = {"Retry-After": retry_after} if retry_after is not None else {}
+        if path == "/legacy/" and method == "POST":
+            length = self._content_length()
+            if length is not None:
+                try:
+                    boundary: Optional[bytes] = boundary_from_content_type(
+                        self.headers.get("Content-Type")
+                    )
+                except MultipartError:
+                    boundary = None
+                # Parsed only to note what was sent; the file is not kept (limit 0).
+                body = read_upload_body(self.rfile, length, boundary, sandbox._incoming_dir(), 0)
+                body.discard()
+                fields = dict(reversed(body.fields))
+                sandbox.index.record_attempt(
+                    UploadAttempt(
+                        path=path,
+                        status=status,
+                        message=reason,
+                        filename=body.content.filename if body.content else None,
+                        project=fields.get("name"),
+                        version=fields.get("version"),
+                        bytes_received=body.bytes_received,
+                        identity=None,
+                    )
+                )
+                if body.disconnected:
+                    self.close_connection = True
+                    return
+        elif method in ("POST", "PUT", "PATCH"):
+            self._read_small_body()
+        self._send(status, f"{status} {reason}".encode(), reason=reason, headers=headers)
+
+    # -- GitHub ----------------------------------------------------------------------
+
+    def _github(self, path: str, query: dict[str, list[str]]) -> None:
+        sandbox = self.server.sandbox
+        if path == "/_github/token":
+            scheme, _, credential = (self.headers.get("Authorization") or "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                credential.strip().encode(), sandbox.oidc_request_token.encode()
+            ):
+                self._send_json(401, {"message": "Bad credentials"})
+                return
+            audience = query.get("audience", [None])[0]
+            token = sandbox.id_token(audience)
+            self._send_json(200, {"count": 1, "value": token})
+        elif path == "/_github/.well-known/jwks":
+            self._send_json(200, sandbox.key.jwks())
+        elif path == "/_github/.well-known/openid-configuration":
+            self._send_json(200, openid_configuration(sandbox.issuer))
+        else:
+            self._send_message(404, "Not Found")
+
+    # -- PyPI: trusted publishing ------------------------------------------------------
+
+    def _pypi_oidc(self, method: str, path: str) -> None:
+        sandbox = self.server.sandbox
+        body = self._read_small_body() if method == "POST" else b""
+        mode = sandbox.trusted_publishing
+        routes = (
+            "/_/oidc/audience",
+            "/_/oidc/mint-token",
+            "/_/oidc/github/mint-token",
+            "/_/oidc/burn-token",
+        )
+        if mode == "absent" or path not in routes:
+            self._send_message(404, "Not Found")
+            return
+        if path == "/_/oidc/audience":
+            if method not in ("GET", "HEAD"):
+                self._send_message(405, "Method Not Allowed")
+            elif mode == "disabled":
+                self._send_json(403, {"message": "Trusted publishing functionality not enabled"})
+            else:
+                self._send_json(200, {"audience": sandbox.audience})
+            return
+        if method != "POST":
+            self._send_message(405, "Method Not Allowed")
+            return
+        if path == "/_/oidc/burn-token":
+            self._send(sandbox.publishing.burn(body))
+            return
+        status, payload = sandbox.publishing.mint(body)
+        self._send_json(status, payload)
+
+    # -- PyPI: upload ----------------------------------------------------------------
+
+    def _legacy_redirect(self) -> None:
+        sandbox = self.server.sandbox
+        length = self._content_length() or 0
+        received = 0
+        while received < length:
+            chunk = self.rfile.read(min(_CHUNK, length - received))
+            if not chunk:
+                self.close_connection = True
+                break
+            received += len(chunk)
+        sandbox.index.record_attempt(
+            UploadAttempt("/legacy", 308, _LEGACY_REDIRECT_TEXT, None, None, None, received, None)
+        )
+        self._send(
+            308,
+            _LEGACY_REDIRECT_TEXT.encode(),
+            reason=_LEGACY_REDIRECT_TEXT,
+            headers={"Location": "/legacy/"},
+        )
+
+    def _upload(self) -> None:
+        sandbox = self.server.sandbox
+        index = sandbox.index
+        length = self._content_length()
+        if length is None or "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            index.record_attempt(
+                UploadAttempt("/legacy/", 411, "Length Required", None, None, None, 0, None)
+            )
+            self._send(411, b"Length Required", reason="Length Required", close=True)
+            return
+        try:
+            boundary: Optional[bytes] = boundary_from_content_type(self.headers.get("Content-Type"))
+        except MultipartError:
+            boundary = None
+        body = read_upload_body(
+            self.rfile, length, boundary, sandbox._incoming_dir(), index.max_file_size
+        )
+        if body.disconnected:
+            body.discard()
+            index.record_attempt(
+                UploadAttempt(
+                    path="/legacy/",
+                    status=0,
+                    message="client disconnected before the end of the body",
+                    filename=body.content.filename if body.content else None,
+                    project=dict(body.fields).get("name"),
+                    version=dict(body.fields).get("version"),
+                    bytes_received=body.bytes_received,
+                    identity=None,
+                )
+            )
+            self.close_connection = True
+            return
+        result = index.process_upload(body, self.headers.get("Authorization"))
+        index.record_attempt(
+            UploadAttempt(
+                path="/legacy/",
+                status=result.status,
+                message=result.message if result.status != 200 else "OK",
+                filename=result.filename,
+                project=result.project,
+                version=result.version,
+                bytes_received=body.bytes_received,
+                identity=result.identity,
+            )
+        )
+        if result.status == 200:
+            # PyPI's success body holds its warnings, one per line; the sandbox has none.
+            self._send(200, result.message.encode())
+        else:
+            self._send_message(result.status, result.message)
+
+    # -- PyPI: reading ---------------------------------------------------------------
+
+    def _redirect(self, location: str) -> None:
+        self._send(301, b"", headers={"Location": location})
+
+    def _simple(self, path: str, query: dict[str, list[str]]) -> None:
+        sandbox = self.server.sandbox
+        index = sandbox.index
+        wants_json = _simple_wants_json(self.headers.get("Accept"), query)
+        if path in ("/simple", "/simple/"):
+            if path == "/simple":
+                self._redirect("/simple/")
+                return
+            text, content_type = index.simple_index(wants_json)
+            self._send(200, text.encode(), content_type, headers={"Vary": "Accept"})
+            return
+        name = path[len("/simple/") :].rstrip("/")
+        if not name or "/" in name:
+            self._send_message(404, "Not Found")
+            return
+        canonical = index.canonical_project(name)
+        if canonical is None:
+            self._send_message(404, "Not Found")
+            return
+        if canonical != name or not path.endswith("/"):
+            self._redirect(f"/simple/{quote(canonical)}/")
+            return
+        text, content_type = index.simple_project(name, sandbox.base_url, wants_json)
+        self._send(
+            200,
+            text.encode(),
+            content_type,
+            headers={"Vary": "Accept", "X-PyPI-Last-Serial": str(index.serial)},
+        )
+
+    def _json_api(self, path: str) -> None:
+        sandbox = self.server.sandbox
+        parts = path.strip("/").split("/")
+        if len(parts) not in (3, 4) or parts[-1] != "json":
+            self._send_json(404, {"message": "Not Found"})
+            return
+        name = parts[1]
+        version = parts[2] if len(parts) == 4 else None
+        canonical = sandbox.index.canonical_project(name)
+        if canonical is not None and canonical != name:
+            rest = f"/{version}" if version else ""
+            self._redirect(f"/pypi/{quote(canonical)}{rest}/json")
+            return
+        document = sandbox.index.project_json(name, sandbox.base_url, version)
+        if document is None:
+            self._send_json(404, {"message": "Not Found"})
+            return
+        self._send_json(200, document, headers={"X-PyPI-Last-Serial": str(document["last_serial"])})
+
+    def _package(self, path: str) -> None:
+        sandbox = self.server.sandbox
+        file_path = sandbox.index.find_package(path)
+        if file_path is None or not file_path.is_file():
+            self._send_message(404, "Not Found")
+            return
+        size = file_path.stat().st_size
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        with file_path.open("rb") as handle:
+            while True:
+                chunk = handle.read(_CHUNK)
+                if not chunk:
+                    break
+                self.wfile.write(chunk)
