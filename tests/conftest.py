@@ -1,0 +1,77 @@
+"""Shared fixtures: real index servers on 127.0.0.1, the demo package, a capture server.
+
+The code behind them lives in tests/support/ (importable as ``support``); this file only
+wires it to pytest scopes and temporary folders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from support.capture import CaptureServer
+from support.devpi import DevpiIndex, DevpiServer, run_devpi
+from support.dists import DEMO_PACKAGE_DIR, build_dists, copy_dists
+from support.multipart import FormField
+from support.pypiserver import PypiServer, run_pypiserver
+from support.twine import TwineCapture
+from support.twine import twine_capture as _twine_capture
+
+
+@pytest.fixture(scope="session")
+def built_dists(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Folder with exactly the wheel and the sdist of examples/demo-package (built once).
+
+    Shared by the whole session: do not modify it, use ``dist_dir``.
+    """
+    return build_dists(DEMO_PACKAGE_DIR, tmp_path_factory.mktemp("demo-build"))
+
+
+@pytest.fixture
+def dist_dir(built_dists: Path, tmp_path: Path) -> Path:
+    """A private copy of the demo wheel and sdist that a test may change or delete."""
+    return copy_dists(built_dists, tmp_path / "dist")
+
+
+@pytest.fixture
+def pypiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PypiServer]:
+    """A fresh pypiserver per test (starts in well under a second), uploads need a password."""
+    with run_pypiserver(tmp_path_factory.mktemp("pypiserver")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def devpi_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevpiServer]:
+    """One devpi-server per session (init + start take a few seconds)."""
+    with run_devpi(tmp_path_factory.mktemp("devpi")) as server:
+        yield server
+
+
+@pytest.fixture
+def devpi(devpi_server: DevpiServer) -> DevpiIndex:
+    """A fresh, empty, non-volatile index of ``alice`` on the session's devpi-server."""
+    return devpi_server.new_index()
+
+
+@pytest.fixture
+def capture_server() -> Iterator[CaptureServer]:
+    """A loopback HTTP server recording every request; answers 200 "OK" unless told otherwise."""
+    with CaptureServer() as server:
+        yield server
+
+
+@pytest.fixture
+def twine_capture() -> TwineCapture:
+    """``twine_capture(dist_dir)``: the multipart forms twine uploads, keyed by file name.
+
+    Each call runs twine against its own capture server, so the result holds twine's
+    requests only, whatever else the test records.
+    """
+
+    def capture(dist_dir: Path) -> dict[str, list[FormField]]:
+        with CaptureServer() as server:
+            return _twine_capture(dist_dir, server)
+
+    return capture
