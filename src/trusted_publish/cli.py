@@ -1,0 +1,132 @@
+"""The command line, and the one place where an error becomes an exit code.
+
+`trusted-publish [flags]` publishes (flags mirror the action's inputs; each also reads
+`TRUSTED_PUBLISH_<NAME>` from the environment, which is how the action passes them).
+`trusted-publish check [DIR]` checks distributions with no network and no credentials.
+`trusted-publish sandbox ...` runs the local GitHub-OIDC + PyPI emulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import PublishError
+from .gha import Console
+from .inputs import Inputs, env_name, input_name
+
+#: Exit code for a bug of ours (not a user's mistake): sysexits' EX_SOFTWARE.
+EXIT_INTERNAL = 70
+
+_BOOLEAN_FLAGS = ("skip_existing", "verify_metadata", "verbose", "print_hash")
+
+
+def _publish_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trusted-publish",
+        description="Publish Python distributions to PyPI with trusted publishing (OIDC). "
+        "Other commands: `trusted-publish check [DIR]`, `trusted-publish sandbox --help`.",
+        epilog="Every flag can also be given as the environment variable named in its help.",
+    )
+    parser.add_argument("--version", action="version", version=f"trusted-publish {__version__}")
+    for name, info in Inputs.model_fields.items():
+        flag = f"--{input_name(name)}"
+        help_text = f"{(info.description or '').strip()} [env {env_name(name)}]"
+        if name in _BOOLEAN_FLAGS:
+            # `--skip-existing` alone means true; `--skip-existing=false` mirrors the input.
+            parser.add_argument(
+                flag, dest=name, nargs="?", const="true", metavar="true|false", help=help_text
+            )
+        elif name == "password":
+            parser.add_argument(
+                flag,
+                dest=name,
+                help=help_text + " Prefer the environment variable: a command line is "
+                "visible to other processes.",
+            )
+        else:
+            parser.add_argument(flag, dest=name, help=help_text)
+    return parser
+
+
+def _check_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trusted-publish check",
+        description="Check distributions as the publish step would, "
+        "without network or credentials.",
+    )
+    parser.add_argument("packages_dir", nargs="?", default="dist", help="folder (default: dist)")
+    parser.add_argument("--verbose", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    """Run the CLI and return its exit code.
+
+    0 success, 2 inputs, 3 distributions, 4 credentials, 5 upload, 70 a bug of ours.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    environ: Mapping[str, str] = os.environ if env is None else env
+    if args[:1] == ["sandbox"]:
+        # Only the sandbox needs PyJWT/cryptography; the publish path never imports them.
+        from .sandbox.cli import main as sandbox_main
+
+        code: int = sandbox_main(args[1:])
+        return code
+
+    console = Console(env=environ)
+    try:
+        if args[:1] == ["check"]:
+            return _run_check(_check_parser().parse_args(args[1:]), console)
+        return _run_publish(vars(_publish_parser().parse_args(args)), console, environ)
+    except PublishError as exc:
+        console.error(exc.render(), title=f"trusted-publish: {exc.stage}")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        console.error("Interrupted.")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - our own bugs still end in one clear ::error::
+        console.info(console.redact(traceback.format_exc()))
+        console.error(
+            f"Internal error ({type(exc).__name__}): {exc}. This is a bug in trusted-publish; "
+            "please report it with the log above.",
+            title="trusted-publish: internal error",
+        )
+        return EXIT_INTERNAL
+
+
+def _run_publish(flags: dict[str, Any], console: Console, env: Mapping[str, str]) -> int:
+    from .inputs import load_inputs
+    from .publish import publish
+
+    # The password is registered with the console before anything else can print it.
+    for value in (flags.get("password"), env.get(env_name("password"))):
+        if value:
+            console.mask(value)
+    inputs = load_inputs(flags, env)
+    console.verbose = inputs.verbose
+    report = publish(inputs, console, env)
+    uploaded, skipped = len(report.uploaded), len(report.skipped)
+    console.info(
+        f"Done: {uploaded} file{'s' if uploaded != 1 else ''} uploaded"
+        + (f", {skipped} already there" if skipped else "")
+        + "."
+    )
+    return 0
+
+
+def _run_check(args: argparse.Namespace, console: Console) -> int:
+    from .dists import collect, describe
+
+    console.verbose = args.verbose
+    dists = collect(Path(args.packages_dir), verify_metadata=True, console=console)
+    for dist in dists:
+        console.info(f"ok  {describe(dist)}: {dist.name} {dist.version}")
+    console.info(f"{len(dists)} distribution{'s' if len(dists) != 1 else ''} ready to publish.")
+    return 0

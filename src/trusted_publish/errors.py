@@ -1,0 +1,65 @@
+"""One exception tree. Every failure a user can meet is a `PublishError` that says what went
+wrong and what to change; `cli.main` is the only place that turns one into an exit code.
+
+Subclasses name the stage the run was in (inputs → distributions → credentials → upload), so
+a reader of the log knows whether anything could have reached the index: only `UploadError`
+can happen after the first byte was sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class PublishError(Exception):
+    """A failure with a message for the user and, where we know it, the fix."""
+
+    #: Process exit code for this kind of failure; distinct per stage so scripts can tell.
+    exit_code = 1
+    #: Which stage of the run failed, shown as the error's title.
+    stage = "publish"
+
+    def __init__(
+        self, message: str, *, fix: str | None = None, details: Sequence[str] = ()
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+        # Lines shown under the message: one per problem when several were found at once.
+        self.details = tuple(details)
+
+    def render(self) -> str:
+        """The full text for the user: message, details, then the fix."""
+        parts = [self.message]
+        parts.extend(f"  - {line}" for line in self.details)
+        if self.fix:
+            parts.append(f"Fix: {self.fix}")
+        return "\n".join(parts)
+
+
+class InputError(PublishError):
+    """An action input or CLI flag has a value we cannot use."""
+
+    exit_code = 2
+    stage = "inputs"
+
+
+class DistributionError(PublishError):
+    """The packages folder or a file in it is not something the index would accept."""
+
+    exit_code = 3
+    stage = "distributions"
+
+
+class CredentialError(PublishError):
+    """No upload credential: the OIDC token or the index's token exchange failed."""
+
+    exit_code = 4
+    stage = "credentials"
+
+
+class UploadError(PublishError):
+    """The index refused a file, or could not be reached, while uploading."""
+
+    exit_code = 5
+    stage = "upload"

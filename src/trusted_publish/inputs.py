@@ -1,0 +1,148 @@
+"""The action's inputs (and the CLI's flags, which mirror them one to one), validated once.
+
+The action passes every input through `env:` as `TRUSTED_PUBLISH_<NAME>`; a CLI flag wins
+over its variable. An empty variable means "not given": that is what GitHub passes for an
+input the workflow did not set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Optional
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .errors import InputError
+from .net import check_url
+
+PYPI_UPLOAD_URL = "https://upload.pypi.org/legacy/"
+ENV_PREFIX = "TRUSTED_PUBLISH_"
+TOKEN_USER = "__token__"  # noqa: S105 - the user name PyPI expects with a token
+
+
+def input_name(field: str) -> str:
+    """The action input (and CLI flag, without dashes) that sets a model field."""
+    return field.replace("_", "-")
+
+
+def env_name(field: str) -> str:
+    """The environment variable the action uses to pass a model field."""
+    return ENV_PREFIX + field.upper()
+
+
+class Inputs(BaseModel):
+    """Everything a run is told by its caller. Immutable once validated."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    repository_url: str = PYPI_UPLOAD_URL
+    """The index's legacy upload endpoint (PyPI's by default; TestPyPI's is
+    https://test.pypi.org/legacy/). https://, or http:// to a loopback host."""
+
+    packages_dir: Path = Path("dist")
+    """The folder holding the distributions to upload (wheels and sdists)."""
+
+    user: str = TOKEN_USER
+    """User name for password uploads; `__token__` with an API token or trusted publishing."""
+
+    password: Optional[SecretStr] = None
+    """An API token or password. Empty means trusted publishing (OIDC): no secret at all."""
+
+    skip_existing: bool = False
+    """Do not fail when a file is already on the index."""
+
+    verify_metadata: bool = True
+    """Check every distribution's metadata before the first upload."""
+
+    verbose: bool = False
+    """Print debug detail (never a credential)."""
+
+    print_hash: bool = False
+    """Print each file's digests before uploading it."""
+
+    @field_validator("skip_existing", "verify_metadata", "verbose", "print_hash", mode="before")
+    @classmethod
+    def _github_boolean(cls, value: Any) -> bool:
+        # GitHub inputs are strings; YAML's `true` arrives as "true". Anything else ("yes",
+        # "1") is more likely a typo than a wish, so it is refused rather than guessed at.
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise ValueError(f"must be 'true' or 'false' (any case), got {value!r}")
+
+    @field_validator("repository_url")
+    @classmethod
+    def _usable_url(cls, value: str) -> str:
+        value = value.strip()
+        problem = check_url(value)
+        if problem:
+            raise ValueError(f"{value!r} can't be used: {problem}")
+        # PyPI answers `/legacy` with a redirect to `/legacy/`, and we never follow redirects
+        # on upload; asking for the right URL up front is what the redirect would have done.
+        if value.endswith("/legacy"):
+            value += "/"
+        return value
+
+    @field_validator("user")
+    @classmethod
+    def _nonempty_user(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError(f"must not be empty (use {TOKEN_USER!r} with a token)")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _password_for_user(self) -> Inputs:
+        if self.user != TOKEN_USER and self.password is None:
+            raise ValueError(
+                f"user {self.user!r} needs a password; leave `user` at {TOKEN_USER!r} for "
+                "trusted publishing"
+            )
+        return self
+
+    @property
+    def trusted_publishing(self) -> bool:
+        """No password given: the credential comes from the OIDC exchange."""
+        return self.password is None
+
+
+def load_inputs(flags: Mapping[str, Any], env: Mapping[str, str]) -> Inputs:
+    """Merge environment and flags (flags win) and validate; `InputError` names every problem."""
+    values: dict[str, Any] = {}
+    for field in Inputs.model_fields:
+        raw = env.get(env_name(field), "")
+        if raw != "":
+            values[field] = raw
+        flag = flags.get(field)
+        if flag is not None:
+            values[field] = flag
+    if values.get("password") == "":
+        del values["password"]
+    try:
+        return Inputs(**values)
+    except ValidationError as exc:
+        raise InputError(
+            "Some inputs have values that can't be used:",
+            details=[_describe(err) for err in exc.errors(include_input=False)],
+            fix="Correct the inputs named above in the workflow's `with:` block "
+            "(or the matching --flags on the command line).",
+        ) from None
+
+
+def _describe(err: Mapping[str, Any]) -> str:
+    loc = err.get("loc") or ()
+    msg = str(err.get("msg", "invalid value"))
+    # pydantic prefixes messages from our validators; the prefix tells the user nothing.
+    msg = msg.removeprefix("Value error, ")
+    if not loc:
+        return msg
+    field = str(loc[0])
+    return f"`{input_name(field)}` (env {env_name(field)}): {msg}"

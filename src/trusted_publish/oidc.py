@@ -1,0 +1,143 @@
+"""GitHub's side of trusted publishing: ask the runner for an OIDC token (a signed JWT).
+
+The runner hands a job two variables when it has `permissions: id-token: write`:
+`ACTIONS_ID_TOKEN_REQUEST_URL` (already carrying a query string) and
+`ACTIONS_ID_TOKEN_REQUEST_TOKEN`. We ask that URL for a token with the index's audience.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from .errors import CredentialError
+from .net import API_TIMEOUT, describe_transport_error, sanitize_url
+
+if TYPE_CHECKING:
+    import requests
+
+    from .gha import Console
+
+URL_VAR = "ACTIONS_ID_TOKEN_REQUEST_URL"
+TOKEN_VAR = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"  # noqa: S105 - a variable name
+
+PERMISSION_FIX = """Give the publishing job permission to request an OIDC token:
+
+    jobs:
+      publish:
+        permissions:
+          id-token: write   # trusted publishing
+          contents: read
+
+Pull requests from forks never get one: publish from a push, tag or release event."""
+
+#: Claims worth showing when PyPI refuses a token: they are what PyPI matches publishers on.
+#: None of them is secret; the token itself is never shown.
+DIAGNOSTIC_CLAIMS = (
+    "sub",
+    "repository",
+    "repository_owner",
+    "repository_owner_id",
+    "workflow_ref",
+    "job_workflow_ref",
+    "ref",
+    "sha",
+    "environment",
+    "event_name",
+    "ref_type",
+    "runner_environment",
+    "aud",
+    "iss",
+)
+
+
+@dataclass(frozen=True)
+class TokenRequest:
+    """Where and how to ask the runner for an OIDC token."""
+
+    url: str
+    """The runner's token endpoint, with its query string."""
+    bearer: str = field(repr=False)
+    """The runner's request token (a secret: masked, never printed)."""
+
+
+def token_request_from_env(env: Mapping[str, str], console: Console) -> TokenRequest:
+    """The runner's token endpoint, or a `CredentialError` naming what is missing and the fix."""
+    url = env.get(URL_VAR, "")
+    bearer = env.get(TOKEN_VAR, "")
+    missing = [name for name, value in ((URL_VAR, url), (TOKEN_VAR, bearer)) if not value]
+    if missing:
+        raise CredentialError(
+            "Trusted publishing needs an OIDC token from GitHub, but "
+            + " and ".join(missing)
+            + (" is" if len(missing) == 1 else " are")
+            + " not set: the job lacks the `id-token: write` permission.",
+            fix=PERMISSION_FIX
+            + "\nTo publish with an API token instead, pass it as the `password` input.",
+        )
+    console.mask(bearer)
+    return TokenRequest(url=url, bearer=bearer)
+
+
+def fetch_oidc_token(
+    session: requests.Session, request: TokenRequest, audience: str, console: Console
+) -> str:
+    """A fresh OIDC JWT for `audience`, masked before this function returns it."""
+    import requests
+
+    sep = "&" if "?" in request.url else "?"
+    url = f"{request.url}{sep}audience={quote(audience, safe='')}"
+    where = sanitize_url(request.url)
+    try:
+        resp = session.get(
+            url,
+            headers={"Authorization": f"bearer {request.bearer}", "Accept": "application/json"},
+            timeout=API_TIMEOUT,
+            allow_redirects=False,
+        )
+    except requests.RequestException as exc:
+        raise CredentialError(
+            f"Could not reach GitHub's OIDC token service at {where}: "
+            f"{describe_transport_error(exc)}.",
+            fix="This is usually a passing runner problem: re-run the job.",
+        ) from None
+    if resp.status_code != 200:
+        raise CredentialError(
+            f"GitHub's OIDC token service at {where} answered HTTP {resp.status_code}.",
+            fix="Check that the job has `permissions: id-token: write`; re-run the job if it does.",
+        )
+    try:
+        token = resp.json()["value"]
+        if not isinstance(token, str) or token.count(".") != 2:
+            raise ValueError
+    except (ValueError, KeyError, TypeError):
+        raise CredentialError(
+            f"GitHub's OIDC token service at {where} did not answer with a token.",
+            fix="Re-run the job; if it keeps failing, GitHub's service may be degraded.",
+        ) from None
+    console.mask(token)
+    return token
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    """The JWT's payload, decoded without checking the signature: for diagnostics only.
+
+    The index verifies the token; we only read it to tell the user what the index saw.
+    """
+    try:
+        payload = token.split(".")[1]
+        padded = payload + "=" * (-len(payload) % 4)
+        claims = json.loads(base64.urlsafe_b64decode(padded))
+    except (IndexError, ValueError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def claim_lines(token: str) -> list[str]:
+    """`name: value` for each claim PyPI matches on, in a stable order."""
+    claims = unverified_claims(token)
+    return [f"{name}: {claims[name]}" for name in DIAGNOSTIC_CLAIMS if name in claims]
