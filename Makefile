@@ -7,6 +7,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 UV     := $(BIN)/uv
 PYTEST_WORKERS ?= 2
+# Only the folders that exist: git does not keep an empty benchmarks/.
+PY_DIRS := $(wildcard src tests examples benchmarks)
 
 .PHONY: venv demo test lint typecheck unit bench lock fmt clean
 
@@ -24,8 +26,8 @@ demo: $(STAMP)
 test: lint typecheck unit
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests examples benchmarks
-	$(BIN)/ruff format --check src tests examples benchmarks
+	$(BIN)/ruff check $(PY_DIRS)
+	$(BIN)/ruff format --check $(PY_DIRS)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -42,8 +44,8 @@ lock: $(STAMP)
 		--generate-hashes --no-header --annotation-style line -o requirements/runtime.txt
 
 fmt: $(STAMP)
-	$(BIN)/ruff check --fix src tests examples benchmarks
-	$(BIN)/ruff format src tests examples benchmarks
+	$(BIN)/ruff check --fix $(PY_DIRS)
+	$(BIN)/ruff format $(PY_DIRS)
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
