@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import shutil
+import zipfile
 from pathlib import Path
 from typing import Protocol
 
 import pytest
 
-from support.pypiserver import PypiServer
 from trusted_publish.cli import main
 
 
@@ -53,33 +55,45 @@ def test_a_wrong_password_is_refused_with_the_index_words(
     assert index.files() == []
 
 
-def test_rerun_with_skip_existing_skips_what_is_there(
+def test_a_rerun_skips_by_hash_what_the_index_has_and_uploads_the_rest(
     index: Index, dist_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     wheel = next(dist_dir.glob("*.whl"))
     sdist = next(dist_dir.glob("*.tar.gz"))
     # A first run that only got the wheel out, as a cancelled job would leave it.
-    sdist.rename(dist_dir.parent / sdist.name)
+    parked = dist_dir.parent / sdist.name
+    sdist.rename(parked)
     assert publish(index, dist_dir) == 0
-    sdist_back = dist_dir / sdist.name
-    (dist_dir.parent / sdist.name).rename(sdist_back)
+    parked.rename(sdist)
     capsys.readouterr()
     assert publish(index, dist_dir, "--skip-existing") == 0
     out = capsys.readouterr().out
+    assert f"Skipping {wheel.name}: the index already has it, byte for byte." in out
+    assert f"Uploading {wheel.name}" not in out
+    assert "Done: 1 file uploaded, 1 already there." in out
     assert sorted(index.files()) == sorted([wheel.name, sdist.name])
-    assert "Done:" in out
-    if isinstance(index, PypiServer):
-        # pypiserver refuses the second copy with 409; devpi (like PyPI) accepts an
-        # identical file again with 200, so there is nothing to skip there.
-        assert f"Skipped {wheel.name}" in out
 
 
-def test_a_changed_file_under_an_existing_name_is_not_replaced(
-    pypiserver: Index, dist_dir: Path, capsys: pytest.CaptureFixture[str]
+def test_a_changed_file_under_a_taken_name_stops_the_run_before_any_upload(
+    index: Index, dist_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert publish(pypiserver, dist_dir) == 0
+    wheel = next(dist_dir.glob("*.whl"))
+    sdist = next(dist_dir.glob("*.tar.gz"))
+    first = tmp_path / "first"
+    first.mkdir()
+    shutil.copy(wheel, first)
+    assert publish(index, first) == 0
+    # Same name, other bytes: what a rebuild of the same version produces.
+    with zipfile.ZipFile(wheel, "a") as zf:
+        zf.writestr("tp_demo_package/extra.py", "x = 1\n")
+    theirs = hashlib.sha256((first / wheel.name).read_bytes()).hexdigest()
+    ours = hashlib.sha256(wheel.read_bytes()).hexdigest()
     capsys.readouterr()
-    assert publish(pypiserver, dist_dir) == 5
+    assert publish(index, dist_dir, "--skip-existing") == 5
     err = capsys.readouterr().err
-    assert "already has a file named" in err
-    assert "bump the version" in err
+    assert "Nothing was uploaded" in err
+    assert f"{wheel.name}: the index has sha256 {theirs}, this file has {ours}" in err
+    assert "Bump the version" in err
+    # The sdist was good, but the release must not grow half-broken.
+    assert index.files() == [wheel.name]
+    assert sdist.exists()

@@ -23,7 +23,8 @@ def our_requests(dist_dir: Path, server: CaptureServer) -> list[CapturedRequest]
     argv = ["--repository-url", server.url, "--packages-dir", str(dist_dir)]
     env = {"TRUSTED_PUBLISH_PASSWORD": FAKE_TOKEN}
     assert main(argv, env=env) == 0
-    return server.requests[before:]
+    # Only the uploads: before them we ask the index (GET) which files it already has.
+    return [r for r in server.requests[before:] if r.method == "POST"]
 
 
 def forms_by_file(requests: list[CapturedRequest]) -> dict[str, list[FormField]]:

@@ -8,6 +8,7 @@ new token (from a new OIDC token: each is single use) when the current one is ab
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -178,6 +179,8 @@ class TrustedPublishingCredentials:
         self._audience: str | None = None
         self._token: MintedToken | None = None
         self.mints = 0
+        # Parallel uploads ask at once; only one of them may re-mint.
+        self._lock = threading.Lock()
 
     def obtain(self) -> None:
         """Do the exchange now, so a refused publisher stops the run before any upload."""
@@ -192,12 +195,16 @@ class TrustedPublishingCredentials:
         )
 
     def auth(self) -> tuple[str, str]:
-        if self._token is None or self._token.expires - self._clock() < self._margin:
-            if self._token is not None:
-                self._console.info("The upload token expires soon: minting a new one.")
-            self.obtain()
-        assert self._token is not None  # noqa: S101 - obtain() sets it or raises
-        return (TOKEN_USER, self._token.value)
+        with self._lock:
+            if self._token is None or self._token.expires - self._clock() < self._margin:
+                if self._token is not None:
+                    self._console.info(
+                        "The upload token expires in under "
+                        f"{self._margin / 60:.0f} minutes: minting a new one."
+                    )
+                self.obtain()
+            assert self._token is not None  # noqa: S101 - obtain() sets it or raises
+            return (TOKEN_USER, self._token.value)
 
 
 def _json(resp: requests.Response) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any, Optional
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Field,
     SecretStr,
     ValidationError,
     field_validator,
@@ -68,6 +69,20 @@ class Inputs(BaseModel):
     print_hash: bool = False
     """Print each file's digests before uploading it."""
 
+    max_parallel: int = Field(default=4, ge=1, le=32)
+    """How many files upload at once (the first file of each release always goes alone,
+    since it creates the release). 1 uploads one file at a time."""
+
+    max_retries: int = Field(default=5, ge=0, le=20)
+    """How often one file is retried after a connection error, a timeout, a 5xx or a 429."""
+
+    retry_timeout: float = Field(default=600.0, ge=0, le=3600)
+    """Seconds after a file's first attempt past which no retry starts."""
+
+    index_url: Optional[str] = None
+    """The index's simple API (PEP 503/691), asked which files it already has. Derived from
+    `repository-url` when empty (PyPI and TestPyPI use their JSON API)."""
+
     @field_validator("skip_existing", "verify_metadata", "verbose", "print_hash", mode="before")
     @classmethod
     def _github_boolean(cls, value: Any) -> bool:
@@ -91,6 +106,17 @@ class Inputs(BaseModel):
         if value.endswith("/legacy"):
             value += "/"
         return value
+
+    @field_validator("index_url")
+    @classmethod
+    def _usable_index_url(cls, value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return None
+        value = value.strip()
+        problem = check_url(value)
+        if problem:
+            raise ValueError(f"{value!r} can't be used: {problem}")
+        return value if value.endswith("/") else value + "/"
 
     @field_validator("user")
     @classmethod

@@ -1,27 +1,40 @@
 """One run, in the order data flows: inputs → distributions → credentials → upload → report.
 
 Everything that can be known before the first byte is sent is settled first: every file is
-read and checked, and the upload token is minted, so a bad file or a refused publisher stops
-the run with nothing published.
+read and checked, the upload token is minted, and the index is asked which files it already
+has, so a bad file, a refused publisher or a file-name clash stops the run with nothing
+published. Then the first file of each release goes alone (it creates the release on the
+index) and the rest go in parallel, each retried on its own when the network or the index
+falters.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Mapping
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
+from packaging.utils import canonicalize_name
+
+from .digests import file_digests
 from .dists import Distribution, collect, describe
 from .errors import PublishError, UploadError
 from .exchange import Credentials, StaticCredentials, TrustedPublishingCredentials
+from .existing import Lookup
 from .net import make_session, sanitize_url
-from .upload import Outcome, send
+from .upload import Outcome, RetryPolicy, send
 
 if TYPE_CHECKING:
     import requests
 
     from .gha import Console
     from .inputs import Inputs
+
+#: Files at least this large report their progress while they upload.
+PROGRESS_FROM = 16 * 1024 * 1024
 
 
 @dataclass
@@ -31,21 +44,29 @@ class Report:
     repository_url: str
     uploaded: list[Distribution] = field(default_factory=list)
     skipped: list[Distribution] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, bucket: list[Distribution], dist: Distribution) -> None:
+        with self._lock:
+            bucket.append(dist)
 
 
 def publish(inputs: Inputs, console: Console, env: Mapping[str, str]) -> Report:
     with console.group("Checking distributions"):
         dists = collect(
-            inputs.packages_dir, verify_metadata=inputs.verify_metadata, console=console
+            inputs.packages_dir,
+            verify_metadata=inputs.verify_metadata,
+            console=console,
         )
         for dist in dists:
             console.info(f"{describe(dist)}: {dist.name} {dist.version}")
-            if inputs.print_hash:
-                console.info(f"    sha256       {dist.sha256}")
-                console.info(f"    blake2b-256  {dist.blake2_256}")
+
+    if inputs.print_hash:
+        _print_hashes(dists, console)
 
     session = make_session()
     credentials: Credentials
+    static_auth: tuple[str, str] | None = None
     if inputs.password is None:
         with console.group("Trusted publishing: exchanging the GitHub OIDC token"):
             tp = TrustedPublishingCredentials(session, inputs.repository_url, env, console)
@@ -54,49 +75,191 @@ def publish(inputs: Inputs, console: Console, env: Mapping[str, str]) -> Report:
         credentials = tp
     else:
         credentials = StaticCredentials(inputs.user, inputs.password.get_secret_value())
+        static_auth = credentials.auth()
 
     report = Report(repository_url=inputs.repository_url)
+    lookup = Lookup(session, inputs.repository_url, index_url=inputs.index_url, auth=static_auth)
+    with console.group("Asking the index which files it already has"):
+        todo = _drop_existing(dists, lookup, inputs, console, report)
+
+    uploader = _Uploader(
+        session,
+        inputs=inputs,
+        credentials=credentials,
+        lookup=lookup,
+        console=console,
+        report=report,
+    )
     with console.group(f"Uploading to {sanitize_url(inputs.repository_url)}"):
-        for dist in dists:
-            try:
-                _upload_one(
-                    session,
-                    inputs=inputs,
-                    dist=dist,
-                    credentials=credentials,
-                    console=console,
-                    report=report,
-                )
-            except PublishError as exc:
-                _add_progress(exc, report, dists)
-                raise
+        try:
+            uploader.run(todo)
+        except PublishError as exc:
+            _add_progress(exc, report, dists)
+            raise
     return report
 
 
-def _upload_one(
-    session: requests.Session,
-    *,
+def _print_hashes(dists: list[Distribution], console: Console) -> None:
+    with console.group("Digests"):
+        for dist in dists:
+            md5 = file_digests(dist.path, md5=True).md5
+            console.info(dist.filename)
+            console.info(f"    sha256       {dist.sha256}")
+            console.info(f"    blake2b-256  {dist.blake2_256}")
+            console.info(f"    md5          {md5}")
+
+
+def _drop_existing(
+    dists: list[Distribution],
+    lookup: Lookup,
     inputs: Inputs,
-    dist: Distribution,
-    credentials: Credentials,
     console: Console,
     report: Report,
-) -> None:
-    console.info(f"Uploading {describe(dist)}")
-    answer = send(session, inputs.repository_url, dist, credentials.auth())
-    if answer.outcome is Outcome.UPLOADED:
-        console.info(f"Uploaded {dist.filename}")
-        report.uploaded.append(dist)
-        return
-    if inputs.skip_existing:
-        console.notice(f"Skipped {dist.filename}: the index already has it ({answer.message}).")
-        report.skipped.append(dist)
-        return
-    raise UploadError(
-        f"The index already has a file named {dist.filename}: {answer.message}",
-        fix="A released file can never be replaced: bump the version and rebuild; or, when "
-        "re-running a publish that partly succeeded, set `skip-existing: true`.",
-    )
+) -> list[Distribution]:
+    """The files still to upload; a file-name clash with other bytes stops the run here."""
+    todo: list[Distribution] = []
+    clashes: list[str] = []
+    for dist in dists:
+        listing = lookup.files(dist.name, dist.version)
+        if listing is None or dist.filename not in listing:
+            todo.append(dist)
+            continue
+        theirs = listing[dist.filename]
+        if theirs == dist.sha256:
+            console.notice(f"Skipping {dist.filename}: the index already has it, byte for byte.")
+            report.add(report.skipped, dist)
+        elif theirs is None and inputs.skip_existing:
+            console.notice(f"Skipping {dist.filename}: the index has a file of that name.")
+            report.add(report.skipped, dist)
+        elif theirs is None:
+            todo.append(dist)  # the index's own answer will say whether it is the same file
+        else:
+            clashes.append(
+                f"{dist.filename}: the index has sha256 {theirs}, this file has {dist.sha256}"
+            )
+    if clashes:
+        raise UploadError(
+            "Nothing was uploaded: the index already has files of these names with other "
+            "contents, and a file name can never be reused.",
+            details=clashes,
+            fix="Bump the version and rebuild. (A rebuild of the same version changes the "
+            "bytes: publish the files that were built for the first upload, or a new version.)",
+        )
+    if lookup.source:
+        console.info(f"Asked {sanitize_url(lookup.source)}: {len(todo)} of {len(dists)} to upload.")
+    return todo
+
+
+class _Uploader:
+    """Runs the uploads: first file of each release alone, then the rest in parallel."""
+
+    def __init__(
+        self,
+        session: requests.Session,
+        *,
+        inputs: Inputs,
+        credentials: Credentials,
+        lookup: Lookup,
+        console: Console,
+        report: Report,
+    ) -> None:
+        self._session = session
+        self._inputs = inputs
+        self._credentials = credentials
+        self._lookup = lookup
+        self._console = console
+        self._report = report
+        self._policy = RetryPolicy(max_retries=inputs.max_retries, max_seconds=inputs.retry_timeout)
+        # Set when one file fails for good: files not yet started are then left alone, so
+        # a broken release stops growing as soon as we know it is broken.
+        self._stop = threading.Event()
+
+    def run(self, dists: list[Distribution]) -> None:
+        first: dict[tuple[str, str], Distribution] = {}
+        rest: list[Distribution] = []
+        for dist in dists:
+            key = (str(canonicalize_name(dist.name)), dist.version)
+            if key in first:
+                rest.append(dist)
+            else:
+                first[key] = dist
+        self._in_parallel(list(first.values()))
+        self._in_parallel(rest)
+
+    def _in_parallel(self, dists: list[Distribution]) -> None:
+        if not dists:
+            return
+        workers = min(self._inputs.max_parallel, len(dists))
+        if workers == 1:
+            for dist in dists:
+                self._one(dist)
+            return
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="upload") as pool:
+            futures: list[Future[None]] = [pool.submit(self._one, d) for d in dists]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = [f for f in done if f.exception() is not None]
+            if failed:
+                self._stop.set()
+                for future in futures:
+                    future.cancel()
+                wait(futures)
+                failed[0].result()  # re-raises the first failure
+
+    def _one(self, dist: Distribution) -> None:
+        if self._stop.is_set():
+            return
+        console = self._console
+        console.info(f"Uploading {describe(dist)}")
+        started = time.monotonic()
+        answer = send(
+            self._session,
+            self._inputs.repository_url,
+            dist,
+            self._credentials.auth,
+            policy=self._policy,
+            progress=_progress_printer(dist, console),
+            on_retry=console.info,
+        )
+        seconds = time.monotonic() - started
+        if answer.outcome is Outcome.UPLOADED:
+            rate = dist.size / seconds / 1024 / 1024 if seconds > 0 else 0.0
+            console.info(f"Uploaded {dist.filename} in {seconds:.1f} s ({rate:.1f} MiB/s)")
+            self._report.add(self._report.uploaded, dist)
+            return
+        self._already_there(dist, answer.message)
+
+    def _already_there(self, dist: Distribution, message: str) -> None:
+        """The index says the name is taken: the hash decides whether that is fine."""
+        listing = self._lookup.files(dist.name, dist.version, fresh=True)
+        theirs = listing.get(dist.filename) if listing else None
+        if theirs == dist.sha256 or (theirs is None and self._inputs.skip_existing):
+            self._console.notice(f"Skipped {dist.filename}: the index already has it ({message}).")
+            self._report.add(self._report.skipped, dist)
+            return
+        detail = (
+            f"the index has sha256 {theirs}, this file has {dist.sha256}" if theirs else message
+        )
+        raise UploadError(
+            f"The index already has a file named {dist.filename}: {detail}",
+            fix="A released file can never be replaced: bump the version and rebuild; or, when "
+            "re-running a publish that partly succeeded, set `skip-existing: true`.",
+        )
+
+
+def _progress_printer(dist: Distribution, console: Console) -> Callable[[int], None] | None:
+    """Progress lines at each quarter of a large file: readable in a CI log, no TTY bar."""
+    if dist.size < PROGRESS_FROM:
+        return None
+    marks = iter((25, 50, 75))
+    state = {"next": next(marks)}
+
+    def report(sent: int) -> None:
+        percent = sent * 100 // dist.size
+        while state["next"] and percent >= state["next"]:
+            console.info(f"  {dist.filename}: {state['next']}% sent")
+            state["next"] = next(marks, 0)
+
+    return report
 
 
 def _add_progress(exc: PublishError, report: Report, dists: list[Distribution]) -> None:

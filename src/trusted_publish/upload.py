@@ -6,9 +6,12 @@ index stores the *form's* metadata, so any difference would change what users se
 
 from __future__ import annotations
 
+import email.utils
 import html
+import random
 import re
 import secrets
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -180,15 +183,89 @@ class Answer:
     message: str
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try one file: bounded in attempts and in total time."""
+
+    max_retries: int = 5
+    """Retries after the first attempt (0: never retry)."""
+    max_seconds: float = 600.0
+    """No retry starts later than this many seconds after the first attempt."""
+    base_delay: float = 1.0
+    """The first back-off; each retry doubles it (with jitter), up to `max_delay`."""
+    max_delay: float = 60.0
+
+    def delay(self, retry: int, retry_after: float | None) -> float:
+        """Seconds to wait before retry number `retry` (1-based)."""
+        if retry_after is not None:
+            # The server said when; it knows its own load better than our formula.
+            return max(0.0, retry_after)
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** (retry - 1))
+        # "Equal jitter": never less than half the back-off, so clients that failed
+        # together do not all come back at the same instant.
+        return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - not crypto
+
+
+class _Retryable(Exception):
+    """One attempt failed in a way that another attempt may not."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
 def send(
     session: requests.Session,
     url: str,
     dist: Distribution,
-    auth: tuple[str, str],
+    credentials: Callable[[], tuple[str, str]],
     *,
+    policy: RetryPolicy | None = None,
     progress: Progress | None = None,
+    on_retry: Callable[[str], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Answer:
-    """POST one file; an `UploadError` with the index's own words when it is refused."""
+    """Upload one file, retrying what may succeed on another try.
+
+    Connection failures, timeouts, 5xx and 429 are retried with back-off (a retried upload
+    is safe: PyPI accepts an identical file again with 200); any other answer is final.
+    `credentials` is asked before every attempt, so a retry never uses an expired token.
+    """
+    policy = policy or RetryPolicy()
+    started = clock()
+    retry = 0
+    while True:
+        try:
+            return _attempt(session, url, dist, credentials(), progress)
+        except _Retryable as exc:
+            retry += 1
+            wait = policy.delay(retry, exc.retry_after)
+            elapsed = clock() - started
+            if retry > policy.max_retries or elapsed + wait > policy.max_seconds:
+                tries = f"{retry} attempt{'s' if retry != 1 else ''}"
+                raise UploadError(
+                    f"Uploading {dist.filename} to {sanitize_url(url)} failed after {tries} "
+                    f"in {elapsed:.0f} s: {exc.reason}.",
+                    fix="The index is unreachable or overloaded: re-run the job later "
+                    "(files already uploaded are recognised by their hash and skipped).",
+                ) from None
+            if on_retry:
+                on_retry(
+                    f"{dist.filename}: {exc.reason}; retry {retry} of {policy.max_retries} "
+                    f"in {wait:.1f} s"
+                )
+            sleep(wait)
+
+
+def _attempt(
+    session: requests.Session,
+    url: str,
+    dist: Distribution,
+    auth: tuple[str, str],
+    progress: Progress | None,
+) -> Answer:
     import requests
 
     body = MultipartBody(form_fields(dist), dist, progress=progress)
@@ -203,17 +280,16 @@ def send(
             allow_redirects=False,
         )
     except requests.RequestException as exc:
-        raise UploadError(
-            f"Uploading {dist.filename} to {sanitize_url(url)} failed: "
-            f"{describe_transport_error(exc)}.",
-            fix="Check `repository-url`; if it is right, re-run the job (identical files "
-            "already uploaded are accepted again).",
-        ) from None
+        # Connection refused, reset mid-body, timed out: nothing final was said.
+        raise _Retryable(describe_transport_error(exc)) from None
     message = server_message(resp)
     status = resp.status_code
+    retry_after = _retry_after(resp.headers.get("Retry-After"))
     resp.close()
     if status in (200, 201):
         return Answer(Outcome.UPLOADED, status, message)
+    if status == 429 or status >= 500:
+        raise _Retryable(f"HTTP {status} {message}".rstrip(), retry_after)
     if _already_exists(status, message):
         return Answer(Outcome.EXISTS, status, message)
     if 300 <= status < 400:
@@ -227,6 +303,20 @@ def send(
         f"{sanitize_url(url)} refused {dist.filename}: HTTP {status} {message}".rstrip(),
         fix=_fix_for(status),
     )
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds: either a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 def _already_exists(status: int, message: str) -> bool:
@@ -245,8 +335,6 @@ def _fix_for(status: int) -> str:
         )
     if status == 400:
         return "Fix what the index names above, rebuild, and publish again."
-    if status >= 500:
-        return "The index had a problem of its own: re-run the job later."
     return "See the index's answer above."
 
 
