@@ -42,6 +42,9 @@ bench: $(STAMP)
 lock: $(STAMP)
 	$(UV) pip compile requirements/runtime.in --universal --python-version 3.9 \
 		--generate-hashes --no-header --annotation-style line -o requirements/runtime.txt
+	$(UV) pip compile requirements/readme.in --universal --python-version 3.9 \
+		--only-binary :all: --generate-hashes --no-header --annotation-style line \
+		-o requirements/readme.txt
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix $(PY_DIRS)

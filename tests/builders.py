@@ -11,7 +11,10 @@ import hashlib
 import io
 import tarfile
 import zipfile
+from collections.abc import Collection, Mapping
 from pathlib import Path
+
+_MARKDOWN = "text/markdown"
 
 
 def metadata_text(
@@ -21,7 +24,10 @@ def metadata_text(
     metadata_version: str = "2.4",
     extra_headers: str = "",
     body: str = "# tp-sample\n\nA sample project.\n",
+    content_type: str | None = _MARKDOWN,
 ) -> str:
+    """A METADATA/PKG-INFO as a current backend writes it; `content_type=None` leaves
+    Description-Content-Type out."""
     return (
         f"Metadata-Version: {metadata_version}\n"
         f"Name: {name}\n"
@@ -38,11 +44,53 @@ def metadata_text(
         "Provides-Extra: cli\n"
         "Project-URL: Homepage, https://example.org\n"
         "Project-URL: Source, https://example.org/src\n"
-        "Description-Content-Type: text/markdown\n"
-        f"{extra_headers}"
+        + (f"Description-Content-Type: {content_type}\n" if content_type else "")
+        + f"{extra_headers}"
         "\n"
         f"{body}"
     )
+
+
+#: Per Metadata-Version, the fields it introduced (core-metadata specification history).
+_FIELDS_ADDED = {
+    "1.0": (
+        "Platform: any\nSummary: s\nKeywords: a,b\nHome-page: https://example.org\n"
+        "Author: A\nAuthor-email: a@example.org\nLicense: MIT\n"
+    ),
+    "1.1": (
+        "Classifier: Programming Language :: Python\nDownload-URL: https://example.org/d\n"
+        "Supported-Platform: linux\n"
+    ),
+    "1.2": (
+        "Maintainer: M\nMaintainer-email: m@example.org\nRequires-Dist: requests>=2\n"
+        "Requires-Python: >=3.9\nRequires-External: libc\n"
+        "Project-URL: Source, https://example.org/src\nProvides-Dist: tp_sample\n"
+        "Obsoletes-Dist: tp-old\n"
+    ),
+    "2.1": "Description-Content-Type: text/markdown\nProvides-Extra: cli\n",
+    "2.2": "Dynamic: Requires-Dist\n",
+    "2.3": "",
+    "2.4": "License-Expression: MIT\nLicense-File: LICENSE\n",
+    "2.5": "Import-Name: tp_sample\nImport-Namespace: tp_ns\n",
+}
+
+
+def metadata_of_version(
+    metadata_version: str, name: str = "tp-sample", version: str = "1.0.0"
+) -> str:
+    """Valid metadata using every field `metadata_version` allows, newest ones included."""
+    fields = "".join(
+        text for added, text in _FIELDS_ADDED.items() if _v(added) <= _v(metadata_version)
+    )
+    if _v(metadata_version) >= _v("2.4"):
+        fields = fields.replace("License: MIT\n", "")  # superseded by License-Expression
+    body = "A sample.\n"
+    head = f"Metadata-Version: {metadata_version}\nName: {name}\nVersion: {version}\n"
+    return head + fields + "\n" + body
+
+
+def _v(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
 
 
 def _record_line(path: str, data: bytes) -> str:
@@ -58,25 +106,38 @@ def make_wheel(
     tag: str = "py3-none-any",
     metadata: str | None = None,
     filename: str | None = None,
-    extra_files: dict[str, bytes] | None = None,
+    extra_files: Mapping[str, bytes] | None = None,
+    dist_info: str | None = None,
+    omit: Collection[str] = (),
+    wheel_file: str | None = None,
+    compression: int = zipfile.ZIP_DEFLATED,
 ) -> Path:
-    """A pure wheel `{name}-{version}-{tag}.whl` with METADATA, WHEEL and RECORD."""
+    """A pure wheel `{name}-{version}-{tag}.whl` with METADATA, WHEEL and RECORD.
+
+    `dist_info` renames the .dist-info folder; `omit` leaves out some of its files
+    ("METADATA", "WHEEL", "RECORD"); `wheel_file` replaces the WHEEL file's text.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    dist_info = f"{name}-{version}.dist-info"
+    dist_info = dist_info or f"{name}-{version}.dist-info"
     files: dict[str, bytes] = {
         f"{name}/__init__.py": f'__version__ = "{version}"\n'.encode(),
         f"{dist_info}/METADATA": (
             metadata or metadata_text(name.replace("_", "-"), version)
         ).encode(),
+        f"{dist_info}/licenses/LICENSE": b"MIT License\n",
         f"{dist_info}/WHEEL": (
-            f"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: {tag}\n"
+            wheel_file
+            or f"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: {tag}\n"
         ).encode(),
         **(extra_files or {}),
     }
-    record = "\n".join(_record_line(p, d) for p, d in files.items())
-    files[f"{dist_info}/RECORD"] = (record + f"\n{dist_info}/RECORD,,\n").encode()
+    for part in omit:
+        files.pop(f"{dist_info}/{part}", None)
+    if "RECORD" not in omit:
+        record = "\n".join(_record_line(p, d) for p, d in files.items())
+        files[f"{dist_info}/RECORD"] = (record + f"\n{dist_info}/RECORD,,\n").encode()
     path = folder / (filename or f"{name}-{version}-{tag}.whl")
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+    with zipfile.ZipFile(path, "w", compression) as zf:
         for member, data in files.items():
             zf.writestr(member, data)
     return path
@@ -90,19 +151,56 @@ def make_sdist(
     metadata: str | None = None,
     filename: str | None = None,
     root: str | None = None,
+    extra_members: Mapping[str, bytes] | None = None,
+    symlinks: Mapping[str, str] | None = None,
+    pkg_info: bool = True,
 ) -> Path:
-    """A PEP 625 sdist `{name}-{version}.tar.gz` holding `{root}/PKG-INFO`."""
+    """A PEP 625 sdist `{name}-{version}.tar.gz` holding `{root}/PKG-INFO`.
+
+    `extra_members` are added by their full name (outside the root if so named);
+    `symlinks` maps member names to link targets; `pkg_info=False` leaves PKG-INFO out.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     root = root or f"{name}-{version}"
     files = {
         f"{root}/PKG-INFO": (metadata or metadata_text(name.replace("_", "-"), version)).encode(),
         f"{root}/pyproject.toml": b"[project]\nname = 'x'\n",
         f"{root}/{name}/__init__.py": f'__version__ = "{version}"\n'.encode(),
+        f"{root}/LICENSE": b"MIT License\n",
+        **(extra_members or {}),
     }
+    if not pkg_info:
+        del files[f"{root}/PKG-INFO"]
     path = folder / (filename or f"{name}-{version}.tar.gz")
     with tarfile.open(path, "w:gz") as tf:
         for member, data in files.items():
             info = tarfile.TarInfo(member)
             info.size = len(data)
             tf.addfile(info, io.BytesIO(data))
+        for member, target in (symlinks or {}).items():
+            info = tarfile.TarInfo(member)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            tf.addfile(info)
+    return path
+
+
+def make_release(folder: Path, name: str = "tp_sample", version: str = "1.0.0") -> list[Path]:
+    """A good wheel and sdist of one release."""
+    return [make_wheel(folder, name, version), make_sdist(folder, name, version)]
+
+
+def truncate(path: Path, keep: float = 0.5) -> Path:
+    """Cut the file as an interrupted download would."""
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path
+
+
+def corrupt_member(path: Path, member_text: bytes) -> Path:
+    """Flip a byte inside a member stored uncompressed, so only its CRC gives it away."""
+    data = bytearray(path.read_bytes())
+    at = data.index(member_text)
+    data[at] ^= 0x20
+    path.write_bytes(bytes(data))
     return path

@@ -56,12 +56,27 @@ def _publish_parser() -> argparse.ArgumentParser:
 
 
 def _check_parser() -> argparse.ArgumentParser:
+    from .preflight import PYPI_UPLOAD_URL
+
     parser = argparse.ArgumentParser(
         prog="trusted-publish check",
         description="Check distributions as the publish step would, "
-        "without network or credentials.",
+        "without network or credentials. Sub-folders are searched too.",
     )
     parser.add_argument("packages_dir", nargs="?", default="dist", help="folder (default: dist)")
+    parser.add_argument(
+        "--repository-url",
+        default=PYPI_UPLOAD_URL,
+        help="the index the files are meant for: PyPI's own rules (no local versions, the "
+        "README renders, the 100 MiB size limit...) apply to pypi.org and test.pypi.org "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--no-verify-metadata",
+        dest="verify_metadata",
+        action="store_false",
+        help="skip the metadata checks, as `verify-metadata: false` does",
+    )
     parser.add_argument("--verbose", action="store_true")
     return parser
 
@@ -125,7 +140,12 @@ def _run_check(args: argparse.Namespace, console: Console) -> int:
     from .dists import collect, describe
 
     console.verbose = args.verbose
-    dists = collect(Path(args.packages_dir), verify_metadata=True, console=console)
+    dists = collect(
+        Path(args.packages_dir),
+        verify_metadata=args.verify_metadata,
+        console=console,
+        repository_url=args.repository_url,
+    )
     for dist in dists:
         console.info(f"ok  {describe(dist)}: {dist.name} {dist.version}")
     console.info(f"{len(dists)} distribution{'s' if len(dists) != 1 else ''} ready to publish.")

@@ -1,33 +1,54 @@
-"""Find the distributions in the packages folder and turn each into metadata + digests.
+"""Find the distributions in the packages folder and check every one before any upload.
 
 Nothing here touches the network: `trusted-publish check` runs this alone. Every problem in
-every file is gathered before anything is raised, so one run lists them all, and a bad file
-stops the run before the first byte of any file is uploaded.
+every file is gathered before anything is raised, so one run lists them all, and one bad
+file stops the run before the first byte of any file is uploaded: a half-published release
+(some files on PyPI, others refused) can't be repaired, since a version can't be reused.
+
+The parts: `archives` reads the files (bounded, never extracted), `preflight` holds the
+rules with PyPI's texts, `readme` renders the description as PyPI does. This module finds
+the files and puts the verdicts together.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-import tarfile
-import zipfile
-import zlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+import filecmp
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from packaging.metadata import ExceptionGroup, Metadata, RawMetadata, parse_email
-from packaging.version import InvalidVersion, Version
+from packaging.metadata import RawMetadata
 
+from . import preflight
+from .archives import MAX_METADATA_BYTES, read_sdist, read_wheel
+from .digests import file_digests
 from .errors import DistributionError
+from .preflight import PYPI_UPLOAD_URL, FileType, Release, Rules
+from .readme import ReadmeCheck
 
 if TYPE_CHECKING:
     from .gha import Console
 
-FileType = Literal["bdist_wheel", "sdist"]
+__all__ = [
+    "COMPANION_NAMES",
+    "COMPANION_SUFFIXES",
+    "MAX_METADATA_BYTES",
+    "Distribution",
+    "FileType",
+    "FileVerdict",
+    "check_file",
+    "collect",
+    "describe",
+    "find_distribution_files",
+    "parse_metadata",
+    "read_distribution",
+]
 
-#: Files that travel with distributions (signatures, attestations): skipped, never uploaded.
+DIST_SUFFIXES = (".whl", ".tar.gz")
+#: Files that travel with distributions (signatures, attestations, PEP 658 metadata, uv's
+#: dist/.gitignore): skipped with a notice, never uploaded, never an error.
 COMPANION_SUFFIXES = (
     ".publish.attestation",
     ".sigstore.json",
@@ -38,15 +59,8 @@ COMPANION_SUFFIXES = (
     ".intoto.jsonl",
 )
 COMPANION_NAMES = frozenset({".gitignore"})
-
-#: A METADATA/PKG-INFO larger than this is refused rather than read: real ones are kilobytes
-#: (a long README makes it a few hundred), and the limit keeps a crafted archive from making
-#: us inflate gigabytes into memory.
-MAX_METADATA_BYTES = 16 * 1024 * 1024
-
-_CHUNK = 1024 * 1024
-_WHEEL_METADATA = re.compile(r"^[^/]+\.dist-info/METADATA$")
-_SDIST_PKG_INFO = re.compile(r"^[^/]+/PKG-INFO$")
+#: How many names a notice or an error lists before "and N more".
+_LISTED = 10
 
 
 @dataclass(frozen=True)
@@ -81,11 +95,69 @@ class Distribution:
         return self.metadata["version"]
 
 
-def find_distribution_files(folder: Path, console: Console) -> list[Path]:
-    """The wheels and sdists in `folder`, wheels first; companions and strays get a notice."""
+@dataclass
+class FileVerdict:
+    """The verdict on one file: a `Distribution` only when it has no problem."""
+
+    path: Path
+    distribution: Distribution | None = None
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+# --- finding the files ---------------------------------------------------------------------
+
+
+@dataclass
+class _Found:
+    files: list[Path] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    companions: list[str] = field(default_factory=list)
+    others: list[str] = field(default_factory=list)
+
+
+def _discover(folder: Path) -> _Found:
+    """Walk `folder` and its sub-folders (an artifact download makes one per artifact)."""
+    _check_folder(folder)
+    found = _Found()
+    by_name: dict[str, list[Path]] = defaultdict(list)
+    # os.walk does not follow symlinked folders, so a link loop can't make it spin.
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(root, name)
+            shown = path.relative_to(folder).as_posix()
+            if name.endswith(DIST_SUFFIXES):
+                by_name[name].append(path)
+            elif name.endswith(".zip"):
+                found.problems.append(
+                    f"{shown}: PyPI refuses .zip sdists (PEP 527, PEP 625: an sdist is a "
+                    ".tar.gz); build the sdist as .tar.gz (`python -m build --sdist`) and "
+                    "remove this file"
+                )
+            elif name in COMPANION_NAMES or name.endswith(COMPANION_SUFFIXES):
+                found.companions.append(shown)
+            else:
+                found.others.append(shown)
+    for name, paths in sorted(by_name.items()):
+        found.files.append(paths[0])
+        if len(paths) > 1:
+            found.problems.append(_duplicate_problem(folder, name, paths))
+    # Wheels before the sdist, as uv does: a release whose sdist failed still installs fast.
+    found.files.sort(key=lambda p: (p.name.endswith(".tar.gz"), p.name))
+    return found
+
+
+def _check_folder(folder: Path) -> None:
     if not folder.exists():
+        hint = ""
+        if any(c in str(folder) for c in "*?["):
+            hint = (
+                " `packages-dir` is a folder, not a pattern: give the folder (e.g. dist); its "
+                "sub-folders are searched too."
+            )
         raise DistributionError(
-            f"The packages folder {str(folder)!r} does not exist.",
+            f"The packages folder {str(folder)!r} does not exist.{hint}",
             fix="Build the distributions first (e.g. `python -m build`) or, when they were "
             "built in another job, download the artifact into this folder; point the "
             "`packages-dir` input at the folder that holds them.",
@@ -95,121 +167,208 @@ def find_distribution_files(folder: Path, console: Console) -> list[Path]:
             f"The packages folder {str(folder)!r} is a file, not a folder.",
             fix="Set `packages-dir` to the folder that holds the .whl and .tar.gz files.",
         )
-    found: list[Path] = []
-    others: list[str] = []
-    problems: list[str] = []
-    for path in sorted(folder.iterdir()):
-        name = path.name
-        if path.is_dir():
-            others.append(name + "/")
-        elif name.endswith((".whl", ".tar.gz")):
-            found.append(path)
-        elif name.endswith(".zip"):
-            problems.append(
-                f"{name}: .zip sdists are refused by PyPI (PEP 625); build a .tar.gz sdist"
-            )
-        elif name in COMPANION_NAMES or name.endswith(COMPANION_SUFFIXES):
-            console.notice(f"Skipping {name}: it accompanies a distribution, it is not one.")
-        else:
-            others.append(name)
-            console.notice(f"Skipping {name}: not a distribution (.whl or .tar.gz).")
-    if problems:
-        raise DistributionError("Some files can't be uploaded:", details=problems)
-    if not found:
-        listing = ", ".join(others) if others else "nothing"
-        raise DistributionError(
-            f"The packages folder {str(folder)!r} holds no distributions (it holds: {listing}).",
-            fix="Run your build (e.g. `python -m build`) so that it writes .whl and .tar.gz "
-            "files into this folder, or point `packages-dir` at the folder that has them.",
+
+
+def _duplicate_problem(folder: Path, name: str, paths: list[Path]) -> str:
+    shown = ", ".join(p.relative_to(folder).as_posix() for p in paths)
+    same = all(filecmp.cmp(paths[0], other, shallow=False) for other in paths[1:])
+    how = "identical copies" if same else "and the copies differ"
+    return (
+        f"{name}: found {len(paths)} times ({shown}; {how}). A file name can be uploaded "
+        "once: keep one copy (in a build matrix, build the sdist and pure wheels in one job "
+        "only)"
+    )
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(names[:_LISTED])
+    return shown + (f" and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
+
+
+def _announce_skipped(found: _Found, console: Console) -> None:
+    if len(found.companions) == 1:
+        console.notice(f"Skipping {found.companions[0]}: it accompanies a distribution.")
+    elif found.companions:
+        console.notice(
+            f"Skipping {len(found.companions)} files that accompany distributions "
+            f"(signatures, attestations, metadata): {_names(found.companions)}."
         )
-    # Wheels before the sdist, as uv does: a release whose sdist failed still installs fast.
-    return sorted(found, key=lambda p: (p.name.endswith(".tar.gz"), p.name))
+    if len(found.others) == 1:
+        console.notice(f"Skipping {found.others[0]}: not a distribution (.whl or .tar.gz).")
+    elif found.others:
+        console.notice(
+            f"Skipping {len(found.others)} files that are not distributions (.whl or "
+            f".tar.gz): {_names(found.others)}."
+        )
 
 
-def collect(folder: Path, *, verify_metadata: bool, console: Console) -> list[Distribution]:
-    """Every distribution in `folder`, fully read; one `DistributionError` lists all problems."""
+def _nothing_found(folder: Path, found: _Found) -> DistributionError:
+    contents = sorted(found.companions + found.others)
+    listing = _names(contents) if contents else "nothing at all"
+    return DistributionError(
+        f"The packages folder {str(folder)!r} holds no distributions (it holds: {listing}).",
+        fix="Run your build (e.g. `python -m build`) so that it writes .whl and .tar.gz "
+        "files into this folder, or point `packages-dir` at the folder that has them.",
+    )
+
+
+def find_distribution_files(folder: Path, console: Console) -> list[Path]:
+    """The wheels and sdists under `folder` (sub-folders too), wheels first.
+
+    Companions and other files get a notice; a .zip sdist or a file name found twice is a
+    `DistributionError` here (`collect` lists those with every other problem instead).
+    """
+    found = _discover(folder)
+    _announce_skipped(found, console)
+    if found.problems:
+        raise DistributionError("Some files can't be uploaded:", details=found.problems)
+    if not found.files:
+        raise _nothing_found(folder, found)
+    return found.files
+
+
+# --- checking them -------------------------------------------------------------------------
+
+
+def collect(
+    folder: Path,
+    *,
+    verify_metadata: bool,
+    console: Console,
+    repository_url: str = PYPI_UPLOAD_URL,
+) -> list[Distribution]:
+    """Every distribution under `folder`, read and checked; all problems in one error.
+
+    `repository_url` decides whether PyPI's own rules apply (pypi.org and test.pypi.org).
+    Warnings (a file over PyPI's size limit, a missing content type) are printed, not raised.
+    """
+    rules = Rules.for_index(repository_url, verify_metadata=verify_metadata)
+    found = _discover(folder)
+    _announce_skipped(found, console)
+    if not found.files and not found.problems:
+        raise _nothing_found(folder, found)
+    readme = ReadmeCheck(console)
+    problems = list(found.problems)
+    warnings: dict[str, list[str]] = defaultdict(list)
     dists: list[Distribution] = []
-    problems: list[str] = []
-    for path in find_distribution_files(folder, console):
-        try:
-            dists.append(read_distribution(path, verify_metadata=verify_metadata))
-        except DistributionError as exc:
-            problems.extend(f"{path.name}: {line}" for line in (exc.message, *exc.details))
+    for path in found.files:
+        result = check_file(path, rules=rules, readme=readme)
+        problems.extend(f"{path.name}: {problem}" for problem in result.problems)
+        for warning in result.warnings:
+            warnings[warning].append(path.name)
+        if result.distribution is not None:
+            dists.append(result.distribution)
+    releases = [_release(d) for d in dists]
+    problems.extend(preflight.release_problems(releases, rules))
+    for text, names in warnings.items():
+        console.warning(f"{', '.join(names)}: {text}.")
+    for text in preflight.release_warnings(releases):
+        console.warning(text)
     if problems:
         raise DistributionError(
-            "Nothing was uploaded: some distributions have problems.",
+            f"Nothing can be uploaded: {_count(len(problems), 'problem')} in the packages "
+            f"folder {str(folder)!r} ({_count(len(found.files), 'distribution')} checked).",
             details=problems,
-            fix="Rebuild the files named above with a current build backend, or remove them "
-            "from the packages folder.",
+            fix="Fix each file as its line says (usually: rebuild it), or remove it from the "
+            "folder. Nothing was uploaded. To catch this in the build job, run "
+            "`trusted-publish check <folder>` there.",
         )
     return dists
 
 
-def read_distribution(path: Path, *, verify_metadata: bool = True) -> Distribution:
-    """Read one file's metadata and digests; `DistributionError` when it is not usable."""
+def check_file(path: Path, *, rules: Rules, readme: ReadmeCheck | None = None) -> FileVerdict:
+    """Read and check one file; `readme` renders descriptions (only with `verify_metadata`)."""
+    result = FileVerdict(path)
+    size = path.stat().st_size
+    if size == 0:
+        result.problems.append(
+            "the file is empty (0 bytes): the build or the artifact download did not finish; "
+            "rebuild it"
+        )
+        return result
     filetype: FileType
     if path.name.endswith(".whl"):
         filetype, pyversion = "bdist_wheel", _wheel_python_tag(path.name)
-        blob = _read_wheel_metadata(path)
+        contents = read_wheel(path)
     elif path.name.endswith(".tar.gz"):
         filetype, pyversion = "sdist", "source"
-        blob = _read_sdist_metadata(path)
+        contents = read_sdist(path)
     else:
-        raise DistributionError(f"{path.name} is neither a wheel nor a .tar.gz sdist")
-    metadata = parse_metadata(blob, verify=verify_metadata)
-    sha256, blake2_256, size = file_digests(path)
-    return Distribution(
+        result.problems.append("neither a wheel (.whl) nor an sdist (.tar.gz)")
+        return result
+    result.problems.extend(contents.problems)
+    raw: RawMetadata | None = None
+    if contents.metadata is not None:
+        raw, unreadable = preflight.parse_metadata(contents.metadata)
+        result.problems.extend(unreadable)
+        result.problems.extend(preflight.filename_problems(path.name, filetype, raw))
+    if filetype == "bdist_wheel":
+        result.problems.extend(preflight.wheel_tag_problems(path.name, rules))
+    if raw is None:
+        return result  # the archive problems say why there is no metadata
+    result.problems.extend(preflight.metadata_problems(raw, rules))
+    result.problems.extend(
+        preflight.license_file_problems(raw, path.name, filetype, contents, rules)
+    )
+    if rules.verify_metadata and rules.pypi and readme is not None:
+        problems, warnings = readme.check(
+            raw.get("description"),
+            raw.get("description_content_type"),
+            can_declare=not raw.get("metadata_version", "").startswith("1."),
+        )
+        result.problems.extend(problems)
+        result.warnings.extend(warnings)
+    warning = preflight.size_warning(size, rules)
+    if warning:
+        result.warnings.append(warning)
+    if result.problems:
+        return result
+    # An sdist was hashed while it was inflated; a wheel is read once more, whole.
+    digests = contents.digests or file_digests(path)
+    result.distribution = Distribution(
         path=path,
         filetype=filetype,
         pyversion=pyversion,
-        metadata=metadata,
-        size=size,
-        sha256=sha256,
-        blake2_256=blake2_256,
+        metadata=raw,
+        size=digests.size,
+        sha256=digests.sha256,
+        blake2_256=digests.blake2_256,
     )
+    return result
+
+
+def read_distribution(
+    path: Path, *, verify_metadata: bool = True, repository_url: str = PYPI_UPLOAD_URL
+) -> Distribution:
+    """One file's metadata and digests; `DistributionError` listing every problem it has."""
+    rules = Rules.for_index(repository_url, verify_metadata=verify_metadata)
+    result = check_file(path, rules=rules)
+    if result.distribution is None:
+        raise DistributionError(f"{path.name} can't be uploaded", details=result.problems)
+    return result.distribution
 
 
 def parse_metadata(blob: bytes, *, verify: bool) -> RawMetadata:
-    """Core metadata from METADATA/PKG-INFO bytes; every field problem named."""
-    raw, unparsed = parse_email(blob)
-    mv = raw.get("metadata_version", "0")
-    if _version_or_zero(mv) < Version("2.4"):
-        # setuptools writes License-File under Metadata-Version 2.1, which the spec does not
-        # allow; PyPI and twine drop the field rather than refuse the file, and so do we.
-        raw.pop("license_files", None)
-        unparsed.pop("license-file", None)
-    problems = [f"unrecognized or malformed field {key!r}" for key in unparsed]
-    for required in ("metadata_version", "name", "version"):
-        if not raw.get(required):
-            problems.append(f"the metadata has no {required.replace('_', '-').title()} field")
-    if verify and not problems:
-        try:
-            Metadata.from_raw(raw)
-        except ExceptionGroup as group:
-            problems.extend(sorted(str(e) for e in group.exceptions))
+    """Core metadata from METADATA/PKG-INFO bytes; `DistributionError` names every problem."""
+    raw, problems = preflight.parse_metadata(blob)
+    if not problems:
+        problems = preflight.metadata_problems(raw, Rules(verify_metadata=verify, pypi=False))
     if problems:
         raise DistributionError("invalid metadata", details=problems)
     return raw
 
 
-def file_digests(path: Path) -> tuple[str, str, int]:
-    """(sha256, blake2b-256, size) from one read of the file."""
-    sha256 = hashlib.sha256()
-    blake2 = hashlib.blake2b(digest_size=32)
-    size = 0
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            sha256.update(chunk)
-            blake2.update(chunk)
-            size += len(chunk)
-    return sha256.hexdigest(), blake2.hexdigest(), size
+def describe(dist: Distribution) -> str:
+    """One line naming the file for logs: name, size."""
+    return f"{dist.filename} ({_human_size(dist.size)})"
 
 
-def _version_or_zero(text: str) -> Version:
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return Version("0")
+def _release(dist: Distribution) -> Release:
+    return Release(dist.filename, dist.filetype, dist.name, dist.version)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _wheel_python_tag(filename: str) -> str:
@@ -217,62 +376,6 @@ def _wheel_python_tag(filename: str) -> str:
     # the end, whatever the name looks like (twine reads the same group).
     parts = filename[: -len(".whl")].split("-")
     return parts[-3] if len(parts) >= 5 else "any"
-
-
-def _read_wheel_metadata(path: Path) -> bytes:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            candidates = [i for i in zf.infolist() if _WHEEL_METADATA.match(i.filename)]
-            info = _pick_wheel_metadata(path.name, candidates)
-            return _bounded(zf.open(info).read(MAX_METADATA_BYTES + 1), info.filename)
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise DistributionError(f"not a readable wheel (zip) file: {exc}") from None
-
-
-def _pick_wheel_metadata(filename: str, candidates: Sequence[zipfile.ZipInfo]) -> zipfile.ZipInfo:
-    if not candidates:
-        raise DistributionError("the wheel has no *.dist-info/METADATA file")
-    if len(candidates) == 1:
-        return candidates[0]
-    # Several dist-info folders (a vendored package's): take the one named like the wheel.
-    prefix = "-".join(filename.split("-")[:2]).lower()
-    for info in candidates:
-        if info.filename.lower().startswith(prefix + ".dist-info/"):
-            return info
-    names = ", ".join(i.filename for i in candidates)
-    raise DistributionError(f"the wheel has several METADATA files ({names}) and none is its own")
-
-
-def _read_sdist_metadata(path: Path) -> bytes:
-    try:
-        with tarfile.open(path, "r:gz") as tf:
-            # Stream through the members instead of listing them all: PKG-INFO is near the
-            # start, and listing would decompress the whole archive first.
-            for member in tf:
-                if _SDIST_PKG_INFO.match(member.name):
-                    if not member.isfile():
-                        raise DistributionError(f"{member.name} is not a regular file")
-                    fh = tf.extractfile(member)
-                    if fh is None:
-                        raise DistributionError(f"{member.name} can't be read")
-                    return _bounded(fh.read(MAX_METADATA_BYTES + 1), member.name)
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
-        raise DistributionError(f"not a readable .tar.gz file: {exc}") from None
-    raise DistributionError("the sdist has no PKG-INFO in its top-level folder")
-
-
-def _bounded(blob: bytes, member: str) -> bytes:
-    if len(blob) > MAX_METADATA_BYTES:
-        raise DistributionError(
-            f"{member} is larger than {MAX_METADATA_BYTES // (1024 * 1024)} MiB; "
-            "refusing to read it"
-        )
-    return blob
-
-
-def describe(dist: Distribution) -> str:
-    """One line naming the file for logs: name, size."""
-    return f"{dist.filename} ({_human_size(dist.size)})"
 
 
 def _human_size(size: int) -> str:

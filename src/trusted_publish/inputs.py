@@ -49,7 +49,9 @@ class Inputs(BaseModel):
     https://test.pypi.org/legacy/). https://, or http:// to a loopback host."""
 
     packages_dir: Path = Path("dist")
-    """The folder holding the distributions to upload (wheels and sdists)."""
+    """The folder holding the distributions to upload (wheels and sdists). Its sub-folders are
+    searched too (an artifact download makes one per artifact); a file name found twice is
+    refused. A folder, not a glob pattern."""
 
     user: str = TOKEN_USER
     """User name for password uploads; `__token__` with an API token or trusted publishing."""

@@ -57,6 +57,7 @@ def publish(inputs: Inputs, console: Console, env: Mapping[str, str]) -> Report:
             inputs.packages_dir,
             verify_metadata=inputs.verify_metadata,
             console=console,
+            repository_url=inputs.repository_url,
         )
         for dist in dists:
             console.info(f"{describe(dist)}: {dist.name} {dist.version}")

@@ -1,0 +1,194 @@
+"""The action's glue: set up a private venv (`setup`, the default), then run the CLI in it (`run`).
+
+action.yml runs `python -I _bootstrap.py` with whatever Python >= 3.9 the runner has, before
+any dependency exists, so this file uses the standard library only. It makes a venv under
+`$RUNNER_TEMP`, keyed by the lock file's digest and the Python that made it: a second use of
+the action in the same job reuses it, a new lock (a new action version) or another Python
+gets a new one. Nothing is installed into the user's Python or put on their PATH.
+
+The publish step then runs `<venv python> -I -X utf8 _bootstrap.py run`. Isolated mode (-I)
+keeps the user's working directory and PYTHONPATH off `sys.path`: a repository with its own
+`pydantic/` or `requests/` at the top (a flat layout) must not replace the locked packages.
+The only path added is this checkout's `src/`, so the code that runs is the action's own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Optional
+
+#: Written into a venv once its install finished; a venv without it is not trusted. It holds
+#: JSON: {"locks": [...], "install": [...]}, where "install" is the command prefix (ending in
+#: `install`) that installs into this venv, for code that adds a locked extra later (the venv
+#: made with pip has no pip of its own: the runner's pip installs into it).
+_COMPLETE = ".trusted-publish-complete"
+#: Part of the venv key: bump it when the way a venv is made changes, so old ones are not reused.
+_LAYOUT = "1"
+#: The oldest pip with `--python`, which installs into a venv made without pip (seconds faster).
+_PIP_WITH_PYTHON_OPTION = (22, 3)
+
+#: How every Python here is run: isolated from the user's PYTHONPATH, working directory and
+#: user site-packages (-I, which also drops PYTHONUTF8, hence -X utf8 for Windows consoles).
+_ISOLATED = ("-I", "-X", "utf8")
+
+_SRC = Path(__file__).resolve().parents[1]
+_ACTION_PATH = _SRC.parent
+_LOCK = _ACTION_PATH / "requirements" / "runtime.txt"
+#: Locks whose packages may end up in the venv: the runtime lock, installed here, and the
+#: README-rendering lock, installed on demand by the publish step. A change to any of them
+#: means a new venv.
+_VENV_LOCKS = (_LOCK, _ACTION_PATH / "requirements" / "readme.txt")
+
+
+def _venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _escape(text: str) -> str:
+    # The runner's escaping for a workflow command's message (actions/toolkit command.ts).
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _fail(message: str) -> int:
+    print(f"::error title=trusted-publish: setup::{_escape(message)}", flush=True)
+    return 1
+
+
+def venv_key(lock: bytes, python: str, version: str, machine: str) -> str:
+    """What makes two venvs interchangeable: the same lock, made by the same Python."""
+    material = b"\0".join(s.encode() for s in (_LAYOUT, python, version, machine)) + b"\0" + lock
+    return hashlib.sha256(material).hexdigest()[:16]
+
+
+def _run(cmd: list[str], cwd: Path) -> None:
+    # The installers' own output is kept: when a hash does not match, it says which file.
+    # cwd is our own folder, never the user's workspace, so no project file there (a
+    # pyproject.toml with [tool.uv], a pip.conf beside it) can steer the install.
+    subprocess.run(cmd, check=True, cwd=cwd)
+
+
+def _pip_version() -> Optional[tuple[int, ...]]:
+    """The version of the pip that `python -m pip` would run here, or None without one."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        text = version("pip")
+    except PackageNotFoundError:
+        return None
+    parts: list[int] = []
+    for piece in text.split(".")[:2]:
+        if not piece.isdigit():
+            break
+        parts.append(int(piece))
+    return tuple(parts)
+
+
+def _install(venv: Path, lock: Path, work: Path) -> tuple[str, list[str]]:
+    """Create `venv` and install the hash-locked `lock` into it.
+
+    Returns the installer's name and the command prefix that installs into this venv.
+    """
+    # Every file must match a hash in the lock, and only wheels are taken: no sdist's build
+    # script ever runs on the user's runner, and nothing outside the lock can be resolved in.
+    locked = ["--require-hashes", "--only-binary", ":all:", "-r", str(lock)]
+    python = str(_venv_python(venv))
+    uv = shutil.which("uv")
+    if uv:
+        # uv is several times faster than pip at both steps; it is used when the runner already
+        # has it (setup-uv, or a self-hosted image), never downloaded by us. --no-config: the
+        # user's uv.toml must not retarget our install (UV_* variables still apply, as for pip).
+        _run([uv, "venv", "--no-config", "--quiet", "--python", sys.executable, str(venv)], work)
+        install = [uv, "pip", "install", "--no-config", "--python", python]
+        _run([*install, "--quiet", *locked], work)
+        return "uv", install
+    pip = ["--quiet", "--disable-pip-version-check", "--no-input", *locked]
+    pip_version = _pip_version()
+    if pip_version is not None and pip_version >= _PIP_WITH_PYTHON_OPTION:
+        # A venv without pip is made in a fraction of a second (seeding pip takes seconds), and
+        # the runner's pip installs into it. This also works where the system Python has no
+        # ensurepip (Debian's python3 without python3-venv).
+        _run([sys.executable, *_ISOLATED, "-m", "venv", "--without-pip", str(venv)], work)
+        install = [sys.executable, *_ISOLATED, "-m", "pip", "--python", python, "install"]
+        _run([*install, *pip], work)
+        return "pip", install
+    _run([sys.executable, *_ISOLATED, "-m", "venv", str(venv)], work)
+    install = [python, *_ISOLATED, "-m", "pip", "install"]
+    _run([*install, *pip], work)
+    return "pip (seeded)", install
+
+
+def _write_output(name: str, value: str) -> None:
+    output = os.environ.get("GITHUB_OUTPUT")
+    if output:
+        with Path(output).open("a", encoding="utf-8") as fh:
+            fh.write(f"{name}={value}\n")
+    else:
+        print(f"{name}={value}")
+
+
+def setup() -> int:
+    started = time.monotonic()
+    if not _LOCK.is_file():
+        return _fail(f"The action's lock file {_LOCK} is missing: the action checkout is broken.")
+    base = Path(os.environ.get("RUNNER_TEMP") or tempfile.gettempdir()) / "trusted-publish"
+    locks = b"".join(path.read_bytes() for path in _VENV_LOCKS if path.is_file())
+    key = venv_key(locks, sys.executable, sys.version, platform.machine())
+    venv = base / f"venv-{key}"
+    python = _venv_python(venv)
+    if (venv / _COMPLETE).is_file() and python.is_file():
+        how = "reused from an earlier step"
+    else:
+        # A half-made venv (a cancelled run, a full disk) is not trusted: start it over.
+        shutil.rmtree(venv, ignore_errors=True)
+        base.mkdir(parents=True, exist_ok=True)
+        try:
+            installer, install = _install(venv, _LOCK, base)
+        except (subprocess.CalledProcessError, OSError) as exc:
+            shutil.rmtree(venv, ignore_errors=True)
+            return _fail(
+                f"Installing the action's dependencies failed ({exc}). The installer's own "
+                "message is in the log above: a hash mismatch means the package index served "
+                "files other than the ones this action version was locked to."
+            )
+        how = f"new, installed with {installer}"
+        locked = [path.name for path in _VENV_LOCKS if path.is_file()]
+        marker = {"locks": locked, "install": install}
+        (venv / _COMPLETE).write_text(json.dumps(marker, indent=1), encoding="utf-8")
+    # Forward slashes: bash on Windows runners runs `C:/…/python.exe` as it is.
+    _write_output("python", python.as_posix())
+    print(
+        f"trusted-publish setup: {time.monotonic() - started:.1f} s "
+        f"(venv {how}: {venv}; Python {platform.python_version()} at {sys.executable})",
+        flush=True,
+    )
+    return 0
+
+
+def run(argv: list[str]) -> int:
+    """Run the CLI from this checkout (inside the venv's Python)."""
+    sys.path.insert(0, str(_SRC))
+    from trusted_publish.cli import main as cli_main
+
+    return cli_main(argv)
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["run"]:
+        return run(argv[1:])
+    if argv in ([], ["setup"]):
+        return setup()
+    print(f"usage: {Path(__file__).name} [setup | run [trusted-publish arguments]]")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
