@@ -19,15 +19,15 @@ from typing import Any
 from . import __version__
 from .errors import PublishError
 from .gha import Console
-from .inputs import Inputs, env_name, input_name
 
 #: Exit code for a bug of ours (not a user's mistake): sysexits' EX_SOFTWARE.
 EXIT_INTERNAL = 70
 
-_BOOLEAN_FLAGS = ("skip_existing", "verify_metadata", "verbose", "print_hash")
-
 
 def _publish_parser() -> argparse.ArgumentParser:
+    # pydantic is imported here, not at the top: `trusted-publish check` never needs it.
+    from .inputs import Inputs, env_name, input_name
+
     parser = argparse.ArgumentParser(
         prog="trusted-publish",
         description="Publish Python distributions to PyPI with trusted publishing (OIDC). "
@@ -38,7 +38,7 @@ def _publish_parser() -> argparse.ArgumentParser:
     for name, info in Inputs.model_fields.items():
         flag = f"--{input_name(name)}"
         help_text = f"{(info.description or '').strip()} [env {env_name(name)}]"
-        if name in _BOOLEAN_FLAGS:
+        if info.annotation is bool:
             # `--skip-existing` alone means true; `--skip-existing=false` mirrors the input.
             parser.add_argument(
                 flag, dest=name, nargs="?", const="true", metavar="true|false", help=help_text
@@ -117,8 +117,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
 
 
 def _run_publish(flags: dict[str, Any], console: Console, env: Mapping[str, str]) -> int:
-    from .inputs import load_inputs
+    from .inputs import env_name, load_inputs
     from .publish import publish
+    from .report import Report
 
     # The password is registered with the console before anything else can print it.
     for value in (flags.get("password"), env.get(env_name("password"))):
@@ -126,13 +127,15 @@ def _run_publish(flags: dict[str, Any], console: Console, env: Mapping[str, str]
             console.mask(value)
     inputs = load_inputs(flags, env)
     console.verbose = inputs.verbose
-    report = publish(inputs, console, env)
-    uploaded, skipped = len(report.uploaded), len(report.skipped)
-    console.info(
-        f"Done: {uploaded} file{'s' if uploaded != 1 else ''} uploaded"
-        + (f", {skipped} already there" if skipped else "")
-        + "."
-    )
+    report = Report(repository_url=inputs.repository_url, dry_run=inputs.dry_run)
+    try:
+        publish(inputs, console, env, report)
+    except PublishError as exc:
+        report.error = exc
+        raise
+    finally:
+        # Outputs and the summary page are written whatever happened, failure included.
+        report.write(console)
     return 0
 
 

@@ -360,7 +360,7 @@ def parse_metadata(blob: bytes, *, verify: bool) -> RawMetadata:
 
 def describe(dist: Distribution) -> str:
     """One line naming the file for logs: name, size."""
-    return f"{dist.filename} ({_human_size(dist.size)})"
+    return f"{dist.filename} ({human_size(dist.size)})"
 
 
 def _release(dist: Distribution) -> Release:
@@ -378,7 +378,7 @@ def _wheel_python_tag(filename: str) -> str:
     return parts[-3] if len(parts) >= 5 else "any"
 
 
-def _human_size(size: int) -> str:
+def human_size(size: int) -> str:
     value = float(size)
     for unit in ("B", "KiB", "MiB", "GiB"):
         if value < 1024 or unit == "GiB":

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from .diagnose import event_error, refusal_help
 from .errors import CredentialError
 from .net import API_TIMEOUT, describe_transport_error, sanitize_url
-from .oidc import claim_lines, fetch_oidc_token, token_request_from_env
+from .oidc import claim_lines, fetch_oidc_token, token_request_from_env, unverified_claims
 
 if TYPE_CHECKING:
     import requests
@@ -92,7 +93,11 @@ def discover_audience(session: requests.Session, web_url: str) -> str:
 
 
 def mint_token(
-    session: requests.Session, web_url: str, oidc_token: str, console: Console
+    session: requests.Session,
+    web_url: str,
+    oidc_token: str,
+    console: Console,
+    projects: Sequence[str] = (),
 ) -> MintedToken:
     """Trade `oidc_token` for an upload token; on refusal, PyPI's reasons and the claims."""
     import requests
@@ -124,15 +129,16 @@ def mint_token(
     )
     if not reasons:
         reasons = [f"HTTP {resp.status_code}: {_message(resp) or 'no explanation given'}"]
+    codes = [str(e.get("code")) for e in errors if isinstance(e, dict)] if errors else []
+    help_lines, fix = refusal_help(unverified_claims(oidc_token), codes, web_url, projects)
     details = [*reasons, "The OIDC token's claims (what the index compared):"]
     details.extend(f"    {line}" for line in claim_lines(oidc_token))
+    details.extend(help_lines)
     raise CredentialError(
         f"The index at {sanitize_url(web_url)} refused to exchange the OIDC token for an "
         "upload token.",
         details=details,
-        fix="Make the trusted publisher configured on the index match the claims above: "
-        "owner and repository, the workflow *file name* (from job_workflow_ref) and, if the "
-        "publisher names one, the environment (the job's `environment:`).",
+        fix=fix,
     )
 
 
@@ -165,6 +171,7 @@ class TrustedPublishingCredentials:
         env: Mapping[str, str],
         console: Console,
         *,
+        projects: Sequence[str] = (),
         clock: Callable[[], float] = time.time,
         refresh_margin: float = REFRESH_MARGIN,
     ) -> None:
@@ -173,6 +180,10 @@ class TrustedPublishingCredentials:
         self._clock = clock
         self._margin = refresh_margin
         self.web_url = index_web_url(repository_url)
+        self._projects = tuple(projects)
+        refused = event_error(env)
+        if refused:
+            raise refused
         # Read (and checked) first: a missing permission is the commonest mistake and is
         # known without asking the network anything.
         self._request = token_request_from_env(env, console)
@@ -187,7 +198,9 @@ class TrustedPublishingCredentials:
         if self._audience is None:
             self._audience = discover_audience(self._session, self.web_url)
         oidc_token = fetch_oidc_token(self._session, self._request, self._audience, self._console)
-        self._token = mint_token(self._session, self.web_url, oidc_token, self._console)
+        self._token = mint_token(
+            self._session, self.web_url, oidc_token, self._console, self._projects
+        )
         self.mints += 1
         self._console.debug(
             f"Minted an upload token at {sanitize_url(self.web_url)}, valid for "

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -69,7 +70,12 @@ class Inputs(BaseModel):
     """Print debug detail (never a credential)."""
 
     print_hash: bool = False
-    """Print each file's digests before uploading it."""
+    """Print each file's SHA-256, BLAKE2b-256 and MD5 digests."""
+
+    dry_run: bool = False
+    """Do everything but upload: check the files, exchange the OIDC token (proving the
+    index's trusted-publisher configuration), ask which files the index has, and report
+    what would be uploaded."""
 
     max_parallel: int = Field(default=4, ge=1, le=32)
     """How many files upload at once (the first file of each release always goes alone,
@@ -85,7 +91,9 @@ class Inputs(BaseModel):
     """The index's simple API (PEP 503/691), asked which files it already has. Derived from
     `repository-url` when empty (PyPI and TestPyPI use their JSON API)."""
 
-    @field_validator("skip_existing", "verify_metadata", "verbose", "print_hash", mode="before")
+    @field_validator(
+        "skip_existing", "verify_metadata", "verbose", "print_hash", "dry_run", mode="before"
+    )
     @classmethod
     def _github_boolean(cls, value: Any) -> bool:
         # GitHub inputs are strings; YAML's `true` arrives as "true". Anything else ("yes",
@@ -134,7 +142,27 @@ class Inputs(BaseModel):
                 f"user {self.user!r} needs a password; leave `user` at {TOKEN_USER!r} for "
                 "trusted publishing"
             )
+        if self.password is not None and self.is_pypi:
+            # PyPI stopped accepting account passwords for uploads; both mistakes below
+            # would otherwise surface as a bare 403 after the first file's bytes.
+            if self.user != TOKEN_USER:
+                raise ValueError(
+                    "PyPI does not accept account passwords for uploads. Remove `user` and "
+                    "`password` to use trusted publishing (recommended), or keep `user` at "
+                    "__token__ and pass an API token (pypi-...) as `password`"
+                )
+            if not self.password.get_secret_value().startswith("pypi-"):
+                raise ValueError(
+                    "`password` does not look like a PyPI API token (they start with "
+                    "'pypi-'); check the secret's value, or remove `password` to use trusted "
+                    "publishing"
+                )
         return self
+
+    @property
+    def is_pypi(self) -> bool:
+        """The index is PyPI or TestPyPI (their rules and links apply)."""
+        return urlsplit(self.repository_url).hostname in ("upload.pypi.org", "test.pypi.org")
 
     @property
     def trusted_publishing(self) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from .diagnose import no_token_error
 from .errors import CredentialError
 from .net import API_TIMEOUT, describe_transport_error, sanitize_url
 
@@ -24,16 +25,6 @@ if TYPE_CHECKING:
 
 URL_VAR = "ACTIONS_ID_TOKEN_REQUEST_URL"
 TOKEN_VAR = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"  # noqa: S105 - a variable name
-
-PERMISSION_FIX = """Give the publishing job permission to request an OIDC token:
-
-    jobs:
-      publish:
-        permissions:
-          id-token: write   # trusted publishing
-          contents: read
-
-Pull requests from forks never get one: publish from a push, tag or release event."""
 
 #: Claims worth showing when PyPI refuses a token: they are what PyPI matches publishers on.
 #: None of them is secret; the token itself is never shown.
@@ -71,14 +62,7 @@ def token_request_from_env(env: Mapping[str, str], console: Console) -> TokenReq
     bearer = env.get(TOKEN_VAR, "")
     missing = [name for name, value in ((URL_VAR, url), (TOKEN_VAR, bearer)) if not value]
     if missing:
-        raise CredentialError(
-            "Trusted publishing needs an OIDC token from GitHub, but "
-            + " and ".join(missing)
-            + (" is" if len(missing) == 1 else " are")
-            + " not set: the job lacks the `id-token: write` permission.",
-            fix=PERMISSION_FIX
-            + "\nTo publish with an API token instead, pass it as the `password` input.",
-        )
+        raise no_token_error(missing, env)
     console.mask(bearer)
     return TokenRequest(url=url, bearer=bearer)
 

@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from packaging.utils import canonicalize_name
@@ -25,6 +24,7 @@ from .errors import PublishError, UploadError
 from .exchange import Credentials, StaticCredentials, TrustedPublishingCredentials
 from .existing import Lookup
 from .net import make_session, sanitize_url
+from .report import Report, Status
 from .upload import Outcome, RetryPolicy, send
 
 if TYPE_CHECKING:
@@ -37,21 +37,12 @@ if TYPE_CHECKING:
 PROGRESS_FROM = 16 * 1024 * 1024
 
 
-@dataclass
-class Report:
-    """What happened to each file."""
-
-    repository_url: str
-    uploaded: list[Distribution] = field(default_factory=list)
-    skipped: list[Distribution] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def add(self, bucket: list[Distribution], dist: Distribution) -> None:
-        with self._lock:
-            bucket.append(dist)
-
-
-def publish(inputs: Inputs, console: Console, env: Mapping[str, str]) -> Report:
+def publish(
+    inputs: Inputs, console: Console, env: Mapping[str, str], report: Report | None = None
+) -> Report:
+    """Run the whole publish; `report` (when given) is filled in as the run goes, so a caller
+    still has it when this raises."""
+    report = report or Report(repository_url=inputs.repository_url, dry_run=inputs.dry_run)
     with console.group("Checking distributions"):
         dists = collect(
             inputs.packages_dir,
@@ -62,6 +53,7 @@ def publish(inputs: Inputs, console: Console, env: Mapping[str, str]) -> Report:
         for dist in dists:
             console.info(f"{describe(dist)}: {dist.name} {dist.version}")
 
+    report.planned(dists)
     if inputs.print_hash:
         _print_hashes(dists, console)
 
@@ -70,7 +62,13 @@ def publish(inputs: Inputs, console: Console, env: Mapping[str, str]) -> Report:
     static_auth: tuple[str, str] | None = None
     if inputs.password is None:
         with console.group("Trusted publishing: exchanging the GitHub OIDC token"):
-            tp = TrustedPublishingCredentials(session, inputs.repository_url, env, console)
+            tp = TrustedPublishingCredentials(
+                session,
+                inputs.repository_url,
+                env,
+                console,
+                projects=sorted({d.name for d in dists}),
+            )
             tp.obtain()
             console.info(f"Got a short-lived upload token from {sanitize_url(tp.web_url)}.")
         credentials = tp
@@ -78,10 +76,16 @@ def publish(inputs: Inputs, console: Console, env: Mapping[str, str]) -> Report:
         credentials = StaticCredentials(inputs.user, inputs.password.get_secret_value())
         static_auth = credentials.auth()
 
-    report = Report(repository_url=inputs.repository_url)
     lookup = Lookup(session, inputs.repository_url, index_url=inputs.index_url, auth=static_auth)
     with console.group("Asking the index which files it already has"):
         todo = _drop_existing(dists, lookup, inputs, console, report)
+
+    if inputs.dry_run:
+        with console.group("Dry run: nothing is uploaded"):
+            for dist in todo:
+                console.info(f"Would upload {describe(dist)}")
+                report.mark(dist, Status.WOULD_UPLOAD)
+        return report
 
     uploader = _Uploader(
         session,
@@ -95,7 +99,7 @@ def publish(inputs: Inputs, console: Console, env: Mapping[str, str]) -> Report:
         try:
             uploader.run(todo)
         except PublishError as exc:
-            _add_progress(exc, report, dists)
+            _add_progress(exc, report)
             raise
     return report
 
@@ -128,10 +132,10 @@ def _drop_existing(
         theirs = listing[dist.filename]
         if theirs == dist.sha256:
             console.notice(f"Skipping {dist.filename}: the index already has it, byte for byte.")
-            report.add(report.skipped, dist)
+            report.mark(dist, Status.SKIPPED)
         elif theirs is None and inputs.skip_existing:
             console.notice(f"Skipping {dist.filename}: the index has a file of that name.")
-            report.add(report.skipped, dist)
+            report.mark(dist, Status.SKIPPED)
         elif theirs is None:
             todo.append(dist)  # the index's own answer will say whether it is the same file
         else:
@@ -223,9 +227,14 @@ class _Uploader:
         )
         seconds = time.monotonic() - started
         if answer.outcome is Outcome.UPLOADED:
-            rate = dist.size / seconds / 1024 / 1024 if seconds > 0 else 0.0
-            console.info(f"Uploaded {dist.filename} in {seconds:.1f} s ({rate:.1f} MiB/s)")
-            self._report.add(self._report.uploaded, dist)
+            # A rate for a small file would measure the round trip, not the bandwidth.
+            rate = (
+                f" ({dist.size / seconds / 1024 / 1024:.1f} MiB/s)"
+                if dist.size >= 1024 * 1024 and seconds > 0
+                else ""
+            )
+            console.info(f"Uploaded {dist.filename} in {seconds:.1f} s{rate}")
+            self._report.mark(dist, Status.UPLOADED)
             return
         self._already_there(dist, answer.message)
 
@@ -235,7 +244,7 @@ class _Uploader:
         theirs = listing.get(dist.filename) if listing else None
         if theirs == dist.sha256 or (theirs is None and self._inputs.skip_existing):
             self._console.notice(f"Skipped {dist.filename}: the index already has it ({message}).")
-            self._report.add(self._report.skipped, dist)
+            self._report.mark(dist, Status.SKIPPED)
             return
         detail = (
             f"the index has sha256 {theirs}, this file has {dist.sha256}" if theirs else message
@@ -263,12 +272,12 @@ def _progress_printer(dist: Distribution, console: Console) -> Callable[[int], N
     return report
 
 
-def _add_progress(exc: PublishError, report: Report, dists: list[Distribution]) -> None:
+def _add_progress(exc: PublishError, report: Report) -> None:
     """Say which files did land, so a partly published release is visible as such."""
-    done = {d.filename for d in (*report.uploaded, *report.skipped)}
+    done = [d.filename for d in (*report.uploaded, *report.skipped)]
     if not done:
         return
-    pending = [d.filename for d in dists if d.filename not in done]
+    pending = [d.filename for d in report.files(Status.PENDING)]
     exc.details = (
         *exc.details,
         "Already on the index: " + ", ".join(sorted(done)),

@@ -18,6 +18,7 @@ from enum import Enum
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Callable
 
+from .diagnose import pending_project_mismatch
 from .errors import UploadError
 from .net import describe_transport_error, sanitize_url
 
@@ -301,7 +302,7 @@ def _attempt(
         )
     raise UploadError(
         f"{sanitize_url(url)} refused {dist.filename}: HTTP {status} {message}".rstrip(),
-        fix=_fix_for(status),
+        fix=_fix_for(status, message, dist),
     )
 
 
@@ -326,7 +327,65 @@ def _already_exists(status: int, message: str) -> bool:
     return status == 400 and "already exists" in message.lower()
 
 
-def _fix_for(status: int) -> str:
+#: PyPI's upload refusals (protocols.md §3) → what to do about them. First match wins.
+_REFUSAL_FIXES: tuple[tuple[str, str], ...] = (
+    (
+        "older than 14 days",
+        "PyPI closes a release to new files 14 days after it was created: publish these "
+        "files under a new version.",
+    ),
+    (
+        "previously used by a file that has since been deleted",
+        "A deleted file's name can never be used again: bump the version and rebuild.",
+    ),
+    (
+        "file already exists",
+        "A released file can never be replaced: bump the version and rebuild.",
+    ),
+    (
+        "file too large",
+        "Make the file smaller (leave test data and debug symbols out), or ask PyPI for a "
+        "larger limit: https://pypi.org/help/#file-size-limit",
+    ),
+    (
+        "project size too large",
+        "The project is over its total size limit: delete old pre-releases or ask PyPI for "
+        "more: https://pypi.org/help/#project-size-limit",
+    ),
+    (
+        "local versions",
+        "PyPI refuses local versions (the `+...` part). Build from a tagged commit, or tell "
+        'your version tool to leave it out (setuptools-scm: local_scheme = "no-local-version").',
+    ),
+    (
+        "only one sdist may be uploaded",
+        "The release already has an sdist: keep one .tar.gz per version.",
+    ),
+    (
+        "isn't allowed to upload to project",
+        "The credential belongs to another project: register the trusted publisher (or scope "
+        "the token) for this project's name.",
+    ),
+    (
+        "not valid for project",
+        "The trusted publisher belongs to another project: add a publisher to this project "
+        "on PyPI (its Publishing page), or fix `name` in pyproject.toml.",
+    ),
+    (
+        "description failed to render",
+        "Fix the README markup (run `trusted-publish check`), or set "
+        "`Description-Content-Type` to the format it is written in.",
+    ),
+)
+
+
+def _fix_for(status: int, message: str, dist: Distribution) -> str:
+    lowered = message.lower()
+    if "non-user identities cannot create new projects" in lowered:
+        return pending_project_mismatch([dist.name])
+    for needle, fix in _REFUSAL_FIXES:
+        if needle in lowered:
+            return fix
     if status in (401, 403):
         return (
             "The index did not accept the credentials for this project: with trusted "

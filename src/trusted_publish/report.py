@@ -1,0 +1,118 @@
+"""What a run did, file by file, written where people look: the log, the job summary page and
+the step's outputs. Written on failure too, so the summary shows what landed and why it
+stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Optional
+from urllib.parse import urlsplit
+
+from packaging.utils import canonicalize_name
+
+from .dists import Distribution, human_size
+
+if TYPE_CHECKING:
+    from .errors import PublishError
+    from .gha import Console
+
+_RELEASE_PAGES = {"upload.pypi.org": "https://pypi.org", "test.pypi.org": "https://test.pypi.org"}
+
+
+class Status(Enum):
+    PENDING = "not uploaded"
+    UPLOADED = "uploaded"
+    SKIPPED = "already on the index"
+    WOULD_UPLOAD = "would be uploaded (dry run)"
+
+
+@dataclass
+class Report:
+    """Every file of the run and what became of it; safe to update from upload threads."""
+
+    repository_url: str
+    dry_run: bool = False
+    dists: list[Distribution] = field(default_factory=list)
+    status: dict[str, Status] = field(default_factory=dict)
+    error: Optional[PublishError] = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def planned(self, dists: list[Distribution]) -> None:
+        self.dists = list(dists)
+        self.status = {d.filename: Status.PENDING for d in dists}
+
+    def mark(self, dist: Distribution, status: Status) -> None:
+        with self._lock:
+            self.status[dist.filename] = status
+
+    def files(self, status: Status) -> list[Distribution]:
+        return [d for d in self.dists if self.status.get(d.filename) is status]
+
+    @property
+    def uploaded(self) -> list[Distribution]:
+        return self.files(Status.UPLOADED)
+
+    @property
+    def skipped(self) -> list[Distribution]:
+        return self.files(Status.SKIPPED)
+
+    def release_urls(self) -> list[str]:
+        """The release pages of the published versions, for PyPI and TestPyPI."""
+        web = _RELEASE_PAGES.get(urlsplit(self.repository_url).hostname or "")
+        if web is None:
+            return []
+        done = (Status.UPLOADED, Status.SKIPPED)
+        seen: dict[str, None] = {}
+        for dist in self.dists:
+            if self.status.get(dist.filename) in done:
+                seen.setdefault(f"{web}/project/{canonicalize_name(dist.name)}/{dist.version}/")
+        return list(seen)
+
+    # --- writing it out --------------------------------------------------------------------
+    def headline(self) -> str:
+        uploaded, skipped = len(self.uploaded), len(self.skipped)
+        if self.error is not None:
+            return f"Publishing failed ({uploaded} uploaded, {skipped} already there)."
+        if self.dry_run:
+            would = len(self.files(Status.WOULD_UPLOAD))
+            return f"Dry run: {would} {_files(would)} would be uploaded, {skipped} already there."
+        return f"Done: {uploaded} {_files(uploaded)} uploaded" + (
+            f", {skipped} already there." if skipped else "."
+        )
+
+    def write(self, console: Console) -> None:
+        """The closing line, the step outputs and the job summary."""
+        if self.error is None:
+            console.info(self.headline())
+        console.set_output("uploaded", json.dumps([d.filename for d in self.uploaded]))
+        console.set_output("skipped", json.dumps([d.filename for d in self.skipped]))
+        console.set_output("project-urls", json.dumps(self.release_urls()))
+        console.summary(self.markdown())
+
+    def markdown(self) -> str:
+        icon = "❌" if self.error is not None else ("🧪" if self.dry_run else "✅")
+        lines = [f"## {icon} trusted-publish", "", self.headline(), ""]
+        if self.dists:
+            lines += ["| file | size | sha256 | result |", "| --- | ---: | --- | --- |"]
+            for dist in self.dists:
+                status = self.status.get(dist.filename, Status.PENDING)
+                lines.append(
+                    f"| `{dist.filename}` | {human_size(dist.size)} | `{dist.sha256}` | "
+                    f"{status.value} |"
+                )
+            lines.append("")
+        urls = self.release_urls()
+        if urls:
+            lines += ["Release pages: " + ", ".join(f"<{u}>" for u in urls), ""]
+        if self.error is not None:
+            lines += [f"### What went wrong ({self.error.stage})", "", "```text"]
+            lines += [self.error.render(), "```", ""]
+        return "\n".join(lines)
+
+
+def _files(n: int) -> str:
+    return "file" if n == 1 else "files"
