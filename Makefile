@@ -38,10 +38,13 @@ unit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
-# Refresh the action's hash-locked runtime dependencies from requirements/runtime.in.
+# Refresh the action's hash-locked runtime dependencies from requirements/runtime.in: one
+# universal lock (every platform, Python 3.9 up) with wheels only, as the action installs it
+# (--require-hashes --only-binary :all:). tests/test_lock.py fails when it is out of date.
 lock: $(STAMP)
 	$(UV) pip compile requirements/runtime.in --universal --python-version 3.9 \
-		--generate-hashes --no-header --annotation-style line -o requirements/runtime.txt
+		--only-binary :all: --generate-hashes --no-header --annotation-style line \
+		-o requirements/runtime.txt
 	$(UV) pip compile requirements/readme.in --universal --python-version 3.9 \
 		--only-binary :all: --generate-hashes --no-header --annotation-style line \
 		-o requirements/readme.txt
