@@ -91,39 +91,31 @@ def main() -> int:
         sandbox, sandbox_env = start_sandbox(work / "sandbox.log")
 
         stage("3/4 Publish, as the action runs it")
-        action_venv = work / "action-venv"
-        run([sys.executable, "-m", "venv", str(action_venv)])
-        run(
-            [
-                str(venv_python(action_venv)),
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--require-hashes",
-                "--only-binary",
-                ":all:",
-                "-r",
-                str(ROOT / "requirements" / "runtime.txt"),
-            ],
-            env=clean,
-        )
-        summary, outputs = work / "summary.md", work / "outputs.txt"
-        env = {
+        # action.yml's two steps, verbatim: the setup step makes the private venv from the
+        # hash-locked lock and names its Python in GITHUB_OUTPUT; the run step starts the CLI
+        # in it, isolated, with the inputs as TRUSTED_PUBLISH_* and the runner's OIDC variables.
+        bootstrap = str(ROOT / "src" / "trusted_publish" / "_bootstrap.py")
+        outputs, summary = work / "outputs.txt", work / "summary.md"
+        runner = {
             **clean,
             "GITHUB_ACTIONS": "true",
-            "GITHUB_STEP_SUMMARY": str(summary),
+            "GITHUB_ACTION_PATH": str(ROOT),
+            "RUNNER_TEMP": str(work / "runner-temp"),
             "GITHUB_OUTPUT": str(outputs),
-            "PYTHONPATH": str(ROOT / "src"),
+            "GITHUB_STEP_SUMMARY": str(summary),
             "PYTHONUTF8": "1",
+        }
+        run([sys.executable, "-I", "-X", "utf8", bootstrap, "setup"], env=runner, cwd=work)
+        setup = dict(line.split("=", 1) for line in outputs.read_text().splitlines() if "=" in line)
+        env = {
+            **runner,
             "ACTIONS_ID_TOKEN_REQUEST_URL": sandbox_env["ACTIONS_ID_TOKEN_REQUEST_URL"],
             "ACTIONS_ID_TOKEN_REQUEST_TOKEN": sandbox_env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"],
             "TRUSTED_PUBLISH_REPOSITORY_URL": sandbox_env["TRUSTED_PUBLISH_REPOSITORY_URL"],
             "TRUSTED_PUBLISH_PACKAGES_DIR": str(dist),
             "TRUSTED_PUBLISH_PRINT_HASH": "true",
         }
-        run([str(venv_python(action_venv)), "-m", "trusted_publish"], env=env, cwd=work)
+        run([setup["python"], "-I", "-X", "utf8", bootstrap, "run"], env=env, cwd=work)
 
         stage("4/4 Install the published package from the sandbox's index")
         user_venv = work / "user-venv"

@@ -186,20 +186,18 @@ def _names(names: list[str]) -> str:
 
 
 def _announce_skipped(found: _Found, console: Console) -> None:
-    if len(found.companions) == 1:
-        console.notice(f"Skipping {found.companions[0]}: it accompanies a distribution.")
-    elif found.companions:
-        console.notice(
-            f"Skipping {len(found.companions)} files that accompany distributions "
-            f"(signatures, attestations, metadata): {_names(found.companions)}."
-        )
-    if len(found.others) == 1:
-        console.notice(f"Skipping {found.others[0]}: not a distribution (.whl or .tar.gz).")
-    elif found.others:
-        console.notice(
-            f"Skipping {len(found.others)} files that are not distributions (.whl or "
-            f".tar.gz): {_names(found.others)}."
-        )
+    # One notice per kind, not one per file: a folder of 40 signatures is one line in the log.
+    kinds = (
+        (found.companions, "it accompanies a distribution",
+         "files that accompany distributions (signatures, attestations, metadata)"),
+        (found.others, "not a distribution (.whl or .tar.gz)",
+         "files that are not distributions (.whl or .tar.gz)"),
+    )  # fmt: skip
+    for names, one, many in kinds:
+        if len(names) == 1:
+            console.notice(f"Skipping {names[0]}: {one}.")
+        elif names:
+            console.notice(f"Skipping {len(names)} {many}: {_names(names)}.")
 
 
 def _nothing_found(folder: Path, found: _Found) -> DistributionError:
