@@ -65,10 +65,14 @@ class Lookup:
         *,
         index_url: str | None = None,
         auth: tuple[str, str] | None = None,
+        json_api: str | None = None,
     ) -> None:
         self._session = session
         host = urlsplit(repository_url).hostname or ""
-        self._json_host = _PYPI_JSON_HOSTS.get(host)
+        # PyPI and TestPyPI answer per release through their JSON API (one small request,
+        # where their simple pages list every file of every version).
+        pypi_host = _PYPI_JSON_HOSTS.get(host)
+        self._json_api = json_api or (f"https://{pypi_host}" if pypi_host else None)
         self._candidates = [index_url] if index_url else simple_index_candidates(repository_url)
         # Static credentials go only to the upload URL's own origin (a private index may
         # need them for reading too); a minted PyPI token is never sent here.
@@ -89,7 +93,7 @@ class Lookup:
 
         name = canonicalize_name(project)
         try:
-            if self._json_host:
+            if self._json_api:
                 return self._ask_pypi_json(name, version)
             for base in self._candidates:
                 listing = self._ask_simple(base, name)
@@ -111,7 +115,7 @@ class Lookup:
         )
 
     def _ask_pypi_json(self, name: str, version: str) -> Optional[Listing]:
-        url = f"https://{self._json_host}/pypi/{name}/{version}/json"
+        url = f"{self._json_api}/pypi/{name}/{version}/json"
         resp = self._get(url, "application/json")
         if resp.status_code == 404:
             return {}
