@@ -42,6 +42,12 @@ _CHEAP_ARGON2 = (
 )
 
 
+def _password() -> str:
+    # token_urlsafe may start with "-", which a command line (devpi-init --root-passwd, twine
+    # -p) reads as the next option: the run then fails with "expected one argument".
+    return "pw" + secrets.token_urlsafe(16)
+
+
 @dataclass
 class DevpiIndex:
     """One stage index ``user/name``; uploads need the owner's password."""
@@ -144,7 +150,7 @@ def _devpi_init(serverdir: Path, log_dir: Path, timeout: float) -> float:
                 str(serverdir),
                 "--no-root-pypi",
                 "--root-passwd",
-                secrets.token_urlsafe(16),
+                _password(),
             ],
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -187,7 +193,7 @@ def run_devpi(
     server = DevpiServer(
         base_url=f"http://{LOOPBACK}:{port}/",
         user=user,
-        password=secrets.token_urlsafe(16),
+        password=_password(),
         serverdir=serverdir,
         process=process,
         init_seconds=init_seconds,

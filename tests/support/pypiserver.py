@@ -69,7 +69,8 @@ def run_pypiserver(
     """Run ``pypi-server run`` on a free loopback port until the context exits."""
     packages_dir = workdir / "packages"
     packages_dir.mkdir(parents=True)
-    password = secrets.token_urlsafe(16)
+    # Never starting with "-", which twine's `-p` would read as the next option.
+    password = "pw" + secrets.token_urlsafe(16)
     htpasswd = workdir / "htpasswd"
     write_htpasswd(htpasswd, user, password)
 
