@@ -48,6 +48,9 @@ lock: $(STAMP)
 	$(UV) pip compile requirements/readme.in --universal --python-version 3.9 \
 		--only-binary :all: --generate-hashes --no-header --annotation-style line \
 		-o requirements/readme.txt
+	$(UV) pip compile requirements/attestations.in --universal --python-version 3.9 \
+		--only-binary :all: --generate-hashes --no-header --annotation-style line \
+		-o requirements/attestations.txt
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix $(PY_DIRS)

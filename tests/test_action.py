@@ -136,7 +136,12 @@ def test_no_expression_inside_any_run_block_of_action_yml() -> None:
 
 def test_gh_action_pypi_publishs_inputs_are_all_here_with_the_same_defaults() -> None:
     inputs = load_action()["inputs"]
-    assert {name: inputs[name].get("default") for name in PYPA_INPUTS} == PYPA_INPUTS
+    # One exception: our `attestations` default is empty, "automatic", which makes them
+    # exactly where pypa's `true` does (trusted publishing to PyPI or TestPyPI). An explicit
+    # `true` is taken too, and then means "make them, or fail".
+    ours = {**PYPA_INPUTS, "attestations": ""}
+    assert {name: inputs[name].get("default") for name in PYPA_INPUTS} == ours
+    assert Inputs.model_validate({"attestations": "true"}).attestations is True
     for name, spec in inputs.items():
         assert len(spec.get("description", "")) > 20, f"{name} needs a description"
         assert spec.get("required") is False, name
@@ -155,10 +160,10 @@ def test_every_cli_setting_is_an_input_with_the_clis_default() -> None:
 
 
 def test_every_input_is_a_cli_setting_or_a_deprecated_twin() -> None:
-    # An input the CLI does not read would be silently ignored; attestations are coming.
+    # An input the CLI does not read would be silently ignored.
     settings = {input_name(name) for name in Inputs.model_fields}
     extra = set(load_action()["inputs"]) - settings - set(SNAKE_CASE_TWINS)
-    assert extra == {"attestations"}
+    assert extra == set()
 
 
 def test_snake_case_twins_are_deprecated_and_win_when_given() -> None:
@@ -176,8 +181,6 @@ def test_every_input_reaches_python_through_env() -> None:
     env = step(load_action(), "publish")["env"]
     for field in Inputs.model_fields:
         assert f"inputs.{input_name(field)}" in env[env_name(field)], field
-    # Not read by the CLI yet (attestations are coming), but passed like the others.
-    assert env["TRUSTED_PUBLISH_ATTESTATIONS"] == "${{ inputs.attestations }}"
 
 
 def test_every_step_is_bash_with_utf8_and_runs_no_other_action() -> None:
@@ -405,14 +408,21 @@ def test_setup_makes_one_venv_per_lock_and_reuses_it_within_a_job(tmp_path: Path
     assert "(venv new, installed with uv" in with_readme_lock.line
     assert with_readme_lock.python not in (first.python, third.python)
 
+    # And a new attestation lock (sigstore and pypi-attestations, also installed on demand).
+    (action / "requirements" / "attestations.txt").write_text("# another attestation lock\n")
+    with_attestation_lock = run_setup(action, temp, env)
+    assert "(venv new, installed with uv" in with_attestation_lock.line
+    assert with_attestation_lock.python != with_readme_lock.python
+
     # A venv whose install never finished (the job was cancelled) is made again.
-    marker = Path(with_readme_lock.python).parents[1] / ".trusted-publish-complete"
+    marker = Path(with_attestation_lock.python).parents[1] / ".trusted-publish-complete"
     marker.unlink()
     fourth = run_setup(action, temp, env)
     assert "(venv new, installed with uv" in fourth.line
     # The marker tells later code how to add a locked extra to this venv; the command works.
     recorded = json.loads(marker.read_text())
-    assert recorded["locks"] == ["runtime.txt", "readme.txt"]  # what the venv was made from
+    # What the venv was made from: the runtime lock, and the locks installed into it on demand.
+    assert recorded["locks"] == ["runtime.txt", "readme.txt", "attestations.txt"]
     again = subprocess.run(
         [*recorded["install"], "--require-hashes", "--only-binary", ":all:",
          "-r", str(action / "requirements" / "runtime.txt")],

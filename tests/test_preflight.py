@@ -33,7 +33,7 @@ from builders import (
     truncate,
 )
 from support.dists import build_dists
-from trusted_publish import readme
+from trusted_publish import ondemand, readme
 from trusted_publish.cli import main
 from trusted_publish.dists import collect
 from trusted_publish.errors import DistributionError
@@ -533,7 +533,7 @@ def test_skipped_files_get_notices_and_never_fail_the_run(
     (dist_dir / "build.log").write_text("ok\n")
     run = publish(dist_dir, capsys, connections, pypi=False)
     assert run.code == 0, run.out
-    notices = [line for line in run.out.splitlines() if line.startswith("::notice")]
+    notices = [line for line in run.out.splitlines() if line.startswith("::notice::Skipping")]
     assert notices == [
         "::notice::Skipping 3 files that accompany distributions (signatures, attestations, "
         "metadata): .gitignore, tp_demo_package-1.0.0-py3-none-any.whl.publish.attestation, "
@@ -559,7 +559,7 @@ def test_outside_a_venv_readme_renderer_is_not_installed_and_a_notice_says_how(
 ) -> None:
     monkeypatch.setattr(readme, "_import_renderer", lambda: None)
     monkeypatch.setattr(sys, "base_prefix", sys.prefix)
-    monkeypatch.setattr(readme.subprocess, "run", _must_not_run)
+    monkeypatch.setattr(ondemand.subprocess, "run", _must_not_run)
     make_wheel(tmp_path, metadata=BROKEN_RST)
     out = io.StringIO()
     collect(tmp_path, verify_metadata=True, console=Console(env={}, out=out, err=out))
@@ -572,7 +572,7 @@ def test_in_a_users_venv_nothing_is_installed_either(
 ) -> None:
     monkeypatch.setattr(readme, "_import_renderer", lambda: None)
     monkeypatch.setattr(sys, "prefix", str(tmp_path / "their-venv"))
-    monkeypatch.setattr(readme.subprocess, "run", _must_not_run)
+    monkeypatch.setattr(ondemand.subprocess, "run", _must_not_run)
     assert readme.why_not_install() == (
         "this is not trusted-publish's own environment, and we do not install into yours"
     )
@@ -593,7 +593,7 @@ def test_in_the_actions_private_venv_readme_renderer_is_installed_from_its_lock(
         installed.append(command)
         return subprocess.CompletedProcess(command, 0, "", "")
 
-    monkeypatch.setattr(readme.subprocess, "run", pip)
+    monkeypatch.setattr(ondemand.subprocess, "run", pip)
     make_wheel(tmp_path / "dist", metadata=BROKEN_RST)
     make_sdist(tmp_path / "dist", metadata=BROKEN_RST)
     assert "Title underline too short" in problems_of(tmp_path / "dist")
@@ -612,7 +612,7 @@ def test_a_failed_install_is_a_warning_not_a_failure(
     monkeypatch.setattr(sys, "prefix", str(tmp_path))
     monkeypatch.setattr(readme, "_import_renderer", lambda: None)
     monkeypatch.setattr(
-        readme.subprocess,
+        ondemand.subprocess,
         "run",
         lambda command, **_: subprocess.CompletedProcess(command, 1, "", "ERROR: no network"),
     )

@@ -44,9 +44,14 @@ _SRC = Path(__file__).resolve().parents[1]
 _ACTION_PATH = _SRC.parent
 _LOCK = _ACTION_PATH / "requirements" / "runtime.txt"
 #: Locks whose packages may end up in the venv: the runtime lock, installed here, and the
-#: README-rendering lock, installed on demand by the publish step. A change to any of them
-#: means a new venv.
-_VENV_LOCKS = (_LOCK, _ACTION_PATH / "requirements" / "readme.txt")
+#: README-rendering and attestation locks, installed on demand by the publish step (never
+#: here: a run that needs neither must not wait for them). A change to any of them means a
+#: new venv, so packages installed on demand from an old lock are never reused.
+_VENV_LOCKS = (
+    _LOCK,
+    _ACTION_PATH / "requirements" / "readme.txt",
+    _ACTION_PATH / "requirements" / "attestations.txt",
+)
 
 
 def _venv_python(venv: Path) -> Path:

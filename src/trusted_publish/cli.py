@@ -14,7 +14,7 @@ import sys
 import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from . import __version__
 from .errors import PublishError
@@ -38,7 +38,7 @@ def _publish_parser() -> argparse.ArgumentParser:
     for name, info in Inputs.model_fields.items():
         flag = f"--{input_name(name)}"
         help_text = f"{(info.description or '').strip()} [env {env_name(name)}]"
-        if info.annotation is bool:
+        if info.annotation in (bool, Optional[bool]):
             # `--skip-existing` alone means true; `--skip-existing=false` mirrors the input.
             parser.add_argument(
                 flag, dest=name, nargs="?", const="true", metavar="true|false", help=help_text

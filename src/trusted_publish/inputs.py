@@ -91,18 +91,26 @@ class Inputs(BaseModel):
     """The index's simple API (PEP 503/691), asked which files it already has. Derived from
     `repository-url` when empty (PyPI and TestPyPI use their JSON API)."""
 
+    attestations: Optional[bool] = None
+    """Sign every file with a Sigstore identity and upload its PEP 740 attestation. Empty
+    (automatic): made with trusted publishing to PyPI or TestPyPI, skipped with a notice
+    otherwise. true: made with trusted publishing to any index (it must take them), an error
+    with a password. false: never."""
+
     @field_validator(
         "skip_existing", "verify_metadata", "verbose", "print_hash", "dry_run", mode="before"
     )
     @classmethod
     def _github_boolean(cls, value: Any) -> bool:
-        # GitHub inputs are strings; YAML's `true` arrives as "true". Anything else ("yes",
-        # "1") is more likely a typo than a wish, so it is refused rather than guessed at.
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return value.strip().lower() == "true"
-        raise ValueError(f"must be 'true' or 'false' (any case), got {value!r}")
+        return _github_boolean(value)
+
+    @field_validator("attestations", mode="before")
+    @classmethod
+    def _github_tristate(cls, value: Any) -> Optional[bool]:
+        # Empty means "not given", i.e. automatic: that is what the action passes by default.
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return _github_boolean(value)
 
     @field_validator("repository_url")
     @classmethod
@@ -157,6 +165,16 @@ class Inputs(BaseModel):
                     "'pypi-'); check the secret's value, or remove `password` to use trusted "
                     "publishing"
                 )
+        if self.attestations is True and self.password is not None:
+            # Asked for explicitly, so silently publishing without them would be a surprise:
+            # the index verifies each attestation against the trusted publisher's identity,
+            # which a password upload does not have.
+            raise ValueError(
+                "`attestations: true` needs trusted publishing, and a `password` is set: an "
+                "index accepts attestations only from a trusted publisher. Remove `password` "
+                "(and `user`) to publish with trusted publishing, or remove `attestations` "
+                "(or set it to false) to publish with the password and without attestations"
+            )
         return self
 
     @property
@@ -168,6 +186,16 @@ class Inputs(BaseModel):
     def trusted_publishing(self) -> bool:
         """No password given: the credential comes from the OIDC exchange."""
         return self.password is None
+
+
+def _github_boolean(value: Any) -> bool:
+    # GitHub inputs are strings; YAML's `true` arrives as "true". Anything else ("yes", "1")
+    # is more likely a typo than a wish, so it is refused rather than guessed at.
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ValueError(f"must be 'true' or 'false' (any case), got {value!r}")
 
 
 def load_inputs(flags: Mapping[str, Any], env: Mapping[str, str]) -> Inputs:

@@ -1,11 +1,11 @@
 """One run, in the order data flows: inputs → distributions → credentials → upload → report.
 
 Everything that can be known before the first byte is sent is settled first: every file is
-read and checked, the upload token is minted, and the index is asked which files it already
-has, so a bad file, a refused publisher or a file-name clash stops the run with nothing
-published. Then the first file of each release goes alone (it creates the release on the
-index) and the rest go in parallel, each retried on its own when the network or the index
-falters.
+read and checked, the upload token is minted, the index is asked which files it already
+has, and every file to upload is attested (PEP 740), so a bad file, a refused publisher, a
+file-name clash or a file that can't be signed stops the run with nothing published. Then
+the first file of each release goes alone (it creates the release on the index) and the rest
+go in parallel, each retried on its own when the network or the index falters.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Callable
 
 from packaging.utils import canonicalize_name
 
+from . import attest
 from .digests import file_digests
 from .dists import Distribution, collect, describe
 from .errors import PublishError, UploadError
@@ -30,6 +31,7 @@ from .upload import Outcome, RetryPolicy, send
 if TYPE_CHECKING:
     import requests
 
+    from .attest import Signer
     from .gha import Console
     from .inputs import Inputs
 
@@ -38,10 +40,19 @@ PROGRESS_FROM = 16 * 1024 * 1024
 
 
 def publish(
-    inputs: Inputs, console: Console, env: Mapping[str, str], report: Report | None = None
+    inputs: Inputs,
+    console: Console,
+    env: Mapping[str, str],
+    report: Report | None = None,
+    *,
+    signer: Signer | None = None,
 ) -> Report:
     """Run the whole publish; `report` (when given) is filled in as the run goes, so a caller
-    still has it when this raises."""
+    still has it when this raises.
+
+    `signer` makes the attestations; None means Sigstore with this workflow's identity
+    (`attest.SigstoreSigner`), set up only if a file needs signing.
+    """
     report = report or Report(repository_url=inputs.repository_url, dry_run=inputs.dry_run)
     with console.group("Checking distributions"):
         dists = collect(
@@ -80,6 +91,13 @@ def publish(
     with console.group("Asking the index which files it already has"):
         todo = _drop_existing(dists, lookup, inputs, console, report)
 
+    attestations = attest.stage(
+        todo,
+        inputs,
+        console,
+        make_signer=lambda: signer or attest.SigstoreSigner(session, env, console),
+    )
+
     if inputs.dry_run:
         with console.group("Dry run: nothing is uploaded"):
             for dist in todo:
@@ -94,6 +112,7 @@ def publish(
         lookup=lookup,
         console=console,
         report=report,
+        attestations=attestations,
     )
     with console.group(f"Uploading to {sanitize_url(inputs.repository_url)}"):
         try:
@@ -167,6 +186,7 @@ class _Uploader:
         lookup: Lookup,
         console: Console,
         report: Report,
+        attestations: Mapping[str, str],
     ) -> None:
         self._session = session
         self._inputs = inputs
@@ -174,6 +194,8 @@ class _Uploader:
         self._lookup = lookup
         self._console = console
         self._report = report
+        # File name → the `attestations` form field (empty when this run makes none).
+        self._attestations = attestations
         self._policy = RetryPolicy(max_retries=inputs.max_retries, max_seconds=inputs.retry_timeout)
         # Set when one file fails for good: files not yet started are then left alone, so
         # a broken release stops growing as soon as we know it is broken.
@@ -224,6 +246,7 @@ class _Uploader:
             policy=self._policy,
             progress=_progress_printer(dist, console),
             on_retry=console.info,
+            attestations=self._attestations.get(dist.filename),
         )
         seconds = time.monotonic() - started
         if answer.outcome is Outcome.UPLOADED:

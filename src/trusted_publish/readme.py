@@ -12,33 +12,38 @@ reStructuredText when there is none, and refuses the upload when rendering gives
 `readme_renderer` is not a runtime dependency (the action installs only requests, pydantic
 and packaging). When an rST description turns up and it is missing, it is installed from a
 second hash-locked lock, requirements/readme.txt, but only into the action's own private
-venv; anywhere else (a user's venv, a system Python) we never install into someone else's
-Python: the check is skipped with a notice.
+venv (see `ondemand`); anywhere else (a user's venv, a system Python) we never install into
+someone else's Python: the check is skipped with a notice.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import io
 import re
-import shutil
-import subprocess
-import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
+
+from . import ondemand
+from .ondemand import PRIVATE_VENV_MARKER
 
 if TYPE_CHECKING:
     from .gha import Console
 
+# The marker is re-exported: callers and tests know it by this module too.
+__all__ = [
+    "LOCK_FILE",
+    "PRIVATE_VENV_MARKER",
+    "ReadmeCheck",
+    "content_type",
+    "install_command",
+    "why_not_install",
+]
+
 RenderRst = Callable[..., Optional[str]]
 
 #: The lock of readme-renderer and its dependencies, next to the action's runtime lock.
-LOCK_FILE = Path(__file__).resolve().parents[2] / "requirements" / "readme.txt"
-#: Written by the action's setup step (_bootstrap.py) into the private venv it made.
-PRIVATE_VENV_MARKER = ".trusted-publish-complete"
-INSTALL_TIMEOUT = 300.0
+LOCK_FILE = ondemand.REQUIREMENTS / "readme.txt"
 
 _HELP = "https://pypi.org/help/#description-content-type"
 _DOCUTILS_REPORT = re.compile(
@@ -140,23 +145,12 @@ class ReadmeCheck:
             "Installing readme-renderer (hash-locked) to check the reStructuredText README "
             "as PyPI renders it."
         )
-        command = install_command()
-        try:
-            result = subprocess.run(
-                command, capture_output=True, text=True, timeout=INSTALL_TIMEOUT, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            failure = str(exc)
-        else:
-            if result.returncode == 0:
-                importlib.invalidate_caches()
-                render = _import_renderer()
-                if render is not None:
-                    return render
-                failure = "it installed but can't be imported"
-            else:
-                tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
-                failure = f"exit code {result.returncode}: " + " / ".join(tail)
+        failure = ondemand.install(LOCK_FILE)
+        if failure is None:
+            render = _import_renderer()
+            if render is not None:
+                return render
+            failure = "it installed but can't be imported"
         self._console.warning(
             f"The reStructuredText README was not checked: installing readme-renderer failed "
             f"({failure}). PyPI checks it on upload."
@@ -174,28 +168,13 @@ def _import_renderer() -> RenderRst | None:
 
 
 def why_not_install() -> str | None:
-    """None when we may install into this interpreter, else why not."""
-    if sys.prefix == sys.base_prefix:
-        return "this Python is not a virtual environment, and we do not install into yours"
-    if not (Path(sys.prefix) / PRIVATE_VENV_MARKER).is_file():
-        return "this is not trusted-publish's own environment, and we do not install into yours"
-    if not LOCK_FILE.is_file():
-        return f"its lock file {LOCK_FILE} is missing"
-    if importlib.util.find_spec("pip") is None and shutil.which("uv") is None:
-        return "neither pip nor uv is available"
-    return None
+    """None when readme-renderer may be installed into this interpreter, else why not."""
+    return ondemand.why_not_install(LOCK_FILE)
 
 
 def install_command() -> Sequence[str]:
-    """pip in this interpreter, or uv when the venv was made by uv (it has no pip)."""
-    pinned = ["--require-hashes", "--only-binary", ":all:", "--no-deps", "-r", str(LOCK_FILE)]
-    if importlib.util.find_spec("pip") is not None:
-        return [
-            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-            "--no-input", *pinned,
-        ]  # fmt: skip
-    uv = shutil.which("uv") or "uv"
-    return [uv, "pip", "install", "--quiet", "--python", sys.executable, *pinned]
+    """The command that installs readme-renderer's lock into this venv."""
+    return ondemand.install_command(LOCK_FILE)
 
 
 def _docutils_reports(text: str) -> str:

@@ -74,8 +74,12 @@ def safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9.]+", "-", name)
 
 
-def form_fields(dist: Distribution) -> list[tuple[str, str]]:
-    """The upload form's text fields for `dist`, in twine's order, without the file."""
+def form_fields(dist: Distribution, attestations: str | None = None) -> list[tuple[str, str]]:
+    """The upload form's text fields for `dist`, in twine's order, without the file.
+
+    `attestations` is the `attestations` field's value: the JSON array of the file's PEP 740
+    attestation objects (see `attest.form_value`), or None to send no such field.
+    """
     # In the order of the core-metadata spec, not the parser's: packaging's parse_email
     # walks a frozenset, so its order (and hence twine's) changes from run to run.
     raw: dict[str, object] = dict(dist.metadata)
@@ -86,6 +90,8 @@ def form_fields(dist: Distribution) -> list[tuple[str, str]]:
     data["pyversion"] = dist.pyversion
     data["filetype"] = dist.filetype
     data["sha256_digest"] = dist.sha256
+    if attestations is not None:
+        data["attestations"] = attestations  # where twine puts it: between the two digests
     data["blake2_256_digest"] = dist.blake2_256
     fields: list[tuple[str, str]] = []
     for key, value in data.items():
@@ -227,19 +233,21 @@ def send(
     on_retry: Callable[[str], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    attestations: str | None = None,
 ) -> Answer:
     """Upload one file, retrying what may succeed on another try.
 
     Connection failures, timeouts, 5xx and 429 are retried with back-off (a retried upload
     is safe: PyPI accepts an identical file again with 200); any other answer is final.
     `credentials` is asked before every attempt, so a retry never uses an expired token.
+    `attestations`, when given, goes with every attempt as the form's `attestations` field.
     """
     policy = policy or RetryPolicy()
     started = clock()
     retry = 0
     while True:
         try:
-            return _attempt(session, url, dist, credentials(), progress)
+            return _attempt(session, url, dist, credentials(), progress, attestations=attestations)
         except _Retryable as exc:
             retry += 1
             wait = policy.delay(retry, exc.retry_after)
@@ -266,10 +274,12 @@ def _attempt(
     dist: Distribution,
     auth: tuple[str, str],
     progress: Progress | None,
+    *,
+    attestations: str | None = None,
 ) -> Answer:
     import requests
 
-    body = MultipartBody(form_fields(dist), dist, progress=progress)
+    body = MultipartBody(form_fields(dist, attestations), dist, progress=progress)
     try:
         resp = session.post(
             url,
@@ -370,6 +380,18 @@ _REFUSAL_FIXES: tuple[tuple[str, str], ...] = (
         "not valid for project",
         "The trusted publisher belongs to another project: add a publisher to this project "
         "on PyPI (its Publishing page), or fix `name` in pyproject.toml.",
+    ),
+    (
+        "does not match expected trusted publisher",
+        "PyPI checked the attestation's signing identity against the trusted publisher and "
+        "they differ: a publish job in a reusable workflow signs as the calling workflow. "
+        "Publish from the workflow the trusted publisher names, or set `attestations: false`.",
+    ),
+    (
+        "invalid attestations supplied during upload",
+        "The index refused the file's attestation for the reason above. Delete the "
+        "`.publish.attestation` files for trusted-publish to sign the files afresh, or set "
+        "`attestations: false` to publish without attestations.",
     ),
     (
         "description failed to render",

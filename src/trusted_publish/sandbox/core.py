@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -320,6 +321,18 @@ class Sandbox:
 
     def projects(self) -> list[str]:
         return self.index.project_names()
+
+    def attestations(self, filename: str) -> list[dict[str, Any]]:
+        """The PEP 740 attestations uploaded with ``filename``, decoded; [] when it had none.
+
+        Raises ``KeyError`` for a file the index does not have.
+        """
+        for project in self.projects():
+            for stored in self.files(project):
+                if stored.filename == filename:
+                    decoded: list[dict[str, Any]] = json.loads(stored.attestations or "[]")
+                    return decoded
+        raise KeyError(filename)
 
     # -- test helpers ----------------------------------------------------------------
 

@@ -39,6 +39,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from . import dists
+from .attestations import AttestationRefusal, check_attestations
 from .body import ContentPart, UploadBody
 
 __all__ = [
@@ -133,7 +134,7 @@ class StoredFile:
     requires_python: Optional[str] = None
     metadata_sha256: Optional[str] = None
     metadata_blake2_256: Optional[str] = None
-    attestations: Optional[str] = None
+    attestations: Optional[str] = None  # the form's JSON array of PEP 740 attestations
 
 
 @dataclass(frozen=True)
@@ -544,7 +545,7 @@ class Index:
 
         attestations = form.get("attestations")
         if attestations is not None:
-            self._check_attestations(attestations, uploader)
+            self._check_attestations(attestations, uploader, content)
 
         self._commit(
             project=project,
@@ -835,21 +836,19 @@ class Index:
                 f"version {str(meta.version)!r})."
             )
 
-    def _check_attestations(self, attestations: str, uploader: _Uploader) -> None:
-        if uploader.kind != "token":
-            raise _bad(
-                "Invalid attestations supplied during upload: "
-                "Attestations are only supported when using Trusted Publishing"
-            )
+    def _check_attestations(
+        self, attestations: str, uploader: _Uploader, content: ContentPart
+    ) -> None:
+        """PyPI's checks of the ``attestations`` field (see ``attestations.py``)."""
         try:
-            parsed = json.loads(attestations)
-        except ValueError as exc:
-            raise _bad(f"Invalid attestations supplied during upload: {exc}") from None
-        if not isinstance(parsed, list) or not all(isinstance(a, dict) for a in parsed):
-            raise _bad(
-                "Invalid attestations supplied during upload: "
-                "Error while parsing attestations: expected a JSON array of objects"
+            check_attestations(
+                attestations,
+                trusted_publishing=uploader.kind == "token",
+                filename=content.filename,
+                sha256=content.sha256,
             )
+        except AttestationRefusal as refusal:
+            raise _bad(refusal.message) from None
 
     def _commit(
         self,

@@ -1,0 +1,109 @@
+"""A local signer: PEP 740 attestations made offline, shaped exactly like Sigstore's.
+
+Sigstore signs with an ephemeral key, a certificate from Fulcio and an entry in Rekor; none
+of them can be reached from a test. This signer does the same with a key and a self-signed
+certificate of its own, and a transparency-log entry of the right shape: every model of
+pypi-attestations takes the result, which is all the code under test and the sandbox check
+(neither verifies Sigstore's cryptography offline). The statement is what
+`pypi_attestations.Attestation.sign` builds: one subject, the file name and its SHA-256.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import json
+import time
+from collections.abc import Container
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from pypi_attestations import Attestation
+
+from trusted_publish.attest import PUBLISH_PREDICATE, SigningError
+from trusted_publish.dists import Distribution
+
+PAYLOAD_TYPE = "application/vnd.in-toto+json"
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE's pre-authentication encoding: what the signature covers."""
+    kind = payload_type.encode()
+    return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
+
+
+class LocalSigner:
+    """A `Signer` that never touches the network; it records the files it signed."""
+
+    def __init__(self, *, fail_on: Container[str] = ()) -> None:
+        self.signed: list[str] = []
+        self._fail_on = fail_on
+        self._key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.timezone.utc)
+        name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "sigstore.local")])
+        self.certificate = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self._key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(minutes=10))  # as long as Fulcio's
+            .sign(self._key, hashes.SHA256())
+        )
+
+    def sign(self, dist: Distribution) -> dict[str, Any]:
+        if dist.filename in self._fail_on:
+            raise SigningError(
+                "Sigstore's transparency log could not be reached: the connection was refused.",
+                fix="Re-run the job later.",
+            )
+        self.signed.append(dist.filename)
+        return self.attestation(dist.filename, dist.sha256)
+
+    def attestation(
+        self, name: str, sha256: str, *, predicate_type: str = PUBLISH_PREDICATE
+    ) -> dict[str, Any]:
+        """The attestation of a file called `name` with this digest (any name, any digest)."""
+        statement = json.dumps(
+            {
+                "_type": "https://in-toto.io/Statement/v1",
+                "subject": [{"name": name, "digest": {"sha256": sha256}}],
+                "predicateType": predicate_type,
+                "predicate": None,
+            },
+            separators=(",", ":"),
+        ).encode()
+        signature = self._key.sign(_pae(PAYLOAD_TYPE, statement), ec.ECDSA(hashes.SHA256()))
+        der = self.certificate.public_bytes(serialization.Encoding.DER)
+        body = {
+            "apiVersion": "0.0.1",
+            "kind": "dsse",
+            "spec": {"payloadHash": {"algorithm": "sha256", "value": sha256}},
+        }
+        entry = {
+            "logIndex": "1",
+            "logId": {"keyId": _b64(hashlib.sha256(der).digest())},
+            "kindVersion": {"kind": "dsse", "version": "0.0.1"},
+            "integratedTime": str(int(time.time())),
+            "inclusionPromise": {"signedEntryTimestamp": _b64(b"local")},
+            "canonicalizedBody": _b64(json.dumps(body).encode()),
+        }
+        attestation = {
+            "version": 1,
+            "verification_material": {"certificate": _b64(der), "transparency_entries": [entry]},
+            "envelope": {"statement": _b64(statement), "signature": _b64(signature)},
+        }
+        # Through pypi-attestations' own model, as the real signer's output goes.
+        shaped: dict[str, Any] = json.loads(
+            Attestation.model_validate(attestation).model_dump_json()
+        )
+        return shaped
