@@ -536,7 +536,8 @@ def test_skipped_files_get_notices_and_never_fail_the_run(
     notices = [line for line in run.out.splitlines() if line.startswith("::notice::Skipping")]
     assert notices == [
         "::notice::Skipping 3 files that accompany distributions (signatures, attestations, "
-        "metadata): .gitignore, tp_demo_package-1.0.0-py3-none-any.whl.publish.attestation, "
+        "metadata); they are not uploaded as files: .gitignore, "
+        "tp_demo_package-1.0.0-py3-none-any.whl.publish.attestation, "
         "tp_demo_package-1.0.0.tar.gz.publish.attestation.",
         "::notice::Skipping build.log: not a distribution (.whl or .tar.gz).",
     ]

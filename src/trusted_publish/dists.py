@@ -188,8 +188,11 @@ def _names(names: list[str]) -> str:
 def _announce_skipped(found: _Found, console: Console) -> None:
     # One notice per kind, not one per file: a folder of 40 signatures is one line in the log.
     kinds = (
-        (found.companions, "it accompanies a distribution",
-         "files that accompany distributions (signatures, attestations, metadata)"),
+        # "Not uploaded as files": a .publish.attestation still travels, inside its
+        # distribution's upload (attest.py), so "skipped" alone would mislead.
+        (found.companions, "it accompanies a distribution and is not uploaded as a file",
+         "files that accompany distributions (signatures, attestations, metadata); they are "
+         "not uploaded as files"),
         (found.others, "not a distribution (.whl or .tar.gz)",
          "files that are not distributions (.whl or .tar.gz)"),
     )  # fmt: skip
