@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -601,14 +600,6 @@ def test_the_lock_is_what_the_action_installs_and_the_extra_names_the_same_packa
     # cryptography is in the lock's input only to pick a release with wheels for every runner.
     wanted = {canonicalize_name(r.name) for r in attestations_in()} - {"cryptography"}
     assert extra == wanted == {"sigstore", "pypi-attestations"}
-
-
-def test_every_locked_file_is_pinned_and_hashed() -> None:
-    for entry in read_lock(ATTESTATIONS_TXT):
-        assert str(entry.requirement.specifier).startswith("=="), entry.requirement
-        assert entry.hashes, f"{entry.name} has no hash"
-        for digest in entry.hashes:
-            assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest), (entry.name, digest)
 
 
 @pytest.mark.parametrize(("label", "env"), environments(), ids=[e[0] for e in environments()])

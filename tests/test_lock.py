@@ -112,9 +112,15 @@ def test_runtime_in_lists_exactly_pyprojects_dependencies() -> None:
     assert {key(r) for r in read_requirements_in()} == declared
 
 
-def test_every_locked_file_is_pinned_and_hashed() -> None:
-    entries = read_lock()
-    assert entries, "the lock is empty"
+#: Every lock the action installs from with --require-hashes: the runtime one at setup, the
+#: other two on demand (readme.py, attest.py).
+ALL_LOCKS = [RUNTIME_TXT, *(ROOT / "requirements" / f for f in ("readme.txt", "attestations.txt"))]
+
+
+@pytest.mark.parametrize("lock", ALL_LOCKS, ids=[p.name for p in ALL_LOCKS])
+def test_every_locked_file_is_pinned_and_hashed(lock: Path) -> None:
+    entries = read_lock(lock)
+    assert entries, f"{lock.name} is empty"
     for entry in entries:
         assert len(entry.requirement.specifier) == 1, entry.requirement
         assert str(entry.requirement.specifier).startswith("=="), entry.requirement
