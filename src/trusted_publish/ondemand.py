@@ -30,6 +30,9 @@ REQUIREMENTS = Path(__file__).resolve().parents[2] / "requirements"
 PRIVATE_VENV_MARKER = ".trusted-publish-complete"
 INSTALL_TIMEOUT = 300.0
 
+#: Never passed on to the installer's process.
+_SECRET_VARIABLES = frozenset({"TRUSTED_PUBLISH_PASSWORD", "ACTIONS_RUNTIME_TOKEN"})
+
 
 def why_not_install(lock: Path) -> str | None:
     """None when `lock` may be installed into this interpreter, else why not."""
@@ -73,7 +76,14 @@ def install(lock: Path) -> str | None:
     # Our own folder as the working directory, never the user's workspace: a pyproject.toml
     # with [tool.uv] there must not steer the install (as in the setup step). Whichever
     # installer runs, it must not stop to ask or to talk about its own version.
-    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
+    # Credentials stay with us: an installer has no use for the password or the runner's
+    # means of minting OIDC tokens.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in _SECRET_VARIABLES and not k.startswith("ACTIONS_ID_TOKEN_")
+    }
+    env.update({"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"})
     try:
         result = subprocess.run(
             install_command(lock),
