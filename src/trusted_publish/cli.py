@@ -56,7 +56,7 @@ def _publish_parser() -> argparse.ArgumentParser:
 
 
 def _check_parser() -> argparse.ArgumentParser:
-    from .preflight import PYPI_UPLOAD_URL
+    from .net import PYPI_UPLOAD_URL
 
     parser = argparse.ArgumentParser(
         prog="trusted-publish check",

@@ -13,13 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from packaging.utils import canonicalize_name
 
 from .errors import CredentialError
-
-_PYPI_WEB = {"pypi.org": "https://pypi.org", "test.pypi.org": "https://test.pypi.org"}
+from .net import PYPI_WEB_URLS
 
 
 def _event(env: Mapping[str, str]) -> dict[str, Any]:
@@ -137,9 +136,8 @@ def refusal_help(
         f"    Workflow name     {publisher.workflow_filename}",
         f"    Environment name  {publisher.environment or '(leave empty)'}",
     ]
-    host = urlsplit(web_url).hostname or ""
-    pypi_web = _PYPI_WEB.get(host)
-    if pypi_web:
+    if web_url in PYPI_WEB_URLS:
+        pypi_web = web_url
         for project in projects:
             lines.append(f"Add it for {project}: {publisher.form_url(pypi_web, project)}")
         lines.append(

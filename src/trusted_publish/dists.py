@@ -25,7 +25,8 @@ from . import preflight
 from .archives import MAX_METADATA_BYTES, read_sdist, read_wheel
 from .digests import file_digests
 from .errors import DistributionError
-from .preflight import PYPI_UPLOAD_URL, FileType, Release, Rules
+from .net import PYPI_UPLOAD_URL
+from .preflight import FileType, Release, Rules
 from .readme import ReadmeCheck
 
 if TYPE_CHECKING:

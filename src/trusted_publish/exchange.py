@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .diagnose import event_error, refusal_help
 from .errors import CredentialError
-from .net import API_TIMEOUT, describe_transport_error, sanitize_url
+from .net import API_TIMEOUT, TOKEN_USER, describe_transport_error, pypi_web_url, sanitize_url
 from .oidc import claim_lines, fetch_oidc_token, token_request_from_env, unverified_claims
 
 if TYPE_CHECKING:
@@ -25,24 +25,16 @@ if TYPE_CHECKING:
 
     from .gha import Console
 
-#: Upload hosts whose token exchange lives on another (web) host.
-_WEB_HOSTS = {"upload.pypi.org": "pypi.org", "test.pypi.org": "test.pypi.org"}
-
 #: Mint a new token when the current one has less than this many seconds left: an upload of
 #: a large file must not outlive its token (gh-action-pypi-publish#307).
 REFRESH_MARGIN = 300.0
 
-TOKEN_USER = "__token__"  # noqa: S105 - the user name PyPI expects with a token
-
 
 def index_web_url(repository_url: str) -> str:
-    """Scheme and host of the index's web app, where the OIDC endpoints live."""
+    """Scheme and host of the index's web app, where the OIDC endpoints live: PyPI's web host
+    for its upload host, the upload URL's own scheme and host for any other index."""
     parts = urlsplit(repository_url)
-    host = parts.hostname or ""
-    netloc = _WEB_HOSTS.get(host)
-    if netloc is None:
-        netloc = parts.netloc
-    return urlunsplit((parts.scheme, netloc, "", "", ""))
+    return pypi_web_url(repository_url) or urlunsplit((parts.scheme, parts.netloc, "", "", ""))
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,10 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from packaging.utils import canonicalize_name
 
-from .net import API_TIMEOUT
+from .net import API_TIMEOUT, pypi_web_url
 
 if TYPE_CHECKING:
     import requests
-
-#: Upload host → the host that serves its JSON API.
-_PYPI_JSON_HOSTS = {"upload.pypi.org": "pypi.org", "test.pypi.org": "test.pypi.org"}
 
 _SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 
@@ -68,11 +65,9 @@ class Lookup:
         json_api: str | None = None,
     ) -> None:
         self._session = session
-        host = urlsplit(repository_url).hostname or ""
         # PyPI and TestPyPI answer per release through their JSON API (one small request,
         # where their simple pages list every file of every version).
-        pypi_host = _PYPI_JSON_HOSTS.get(host)
-        self._json_api = json_api or (f"https://{pypi_host}" if pypi_host else None)
+        self._json_api = json_api or pypi_web_url(repository_url)
         self._candidates = [index_url] if index_url else simple_index_candidates(repository_url)
         # Static credentials go only to the upload URL's own origin (a private index may
         # need them for reading too); a minted PyPI token is never sent here.

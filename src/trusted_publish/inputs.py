@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional
-from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -23,11 +22,9 @@ from pydantic import (
 )
 
 from .errors import InputError
-from .net import check_url
+from .net import PYPI_UPLOAD_URL, TOKEN_USER, check_url, pypi_web_url
 
-PYPI_UPLOAD_URL = "https://upload.pypi.org/legacy/"
 ENV_PREFIX = "TRUSTED_PUBLISH_"
-TOKEN_USER = "__token__"  # noqa: S105 - the user name PyPI expects with a token
 
 
 def input_name(field: str) -> str:
@@ -180,7 +177,7 @@ class Inputs(BaseModel):
     @property
     def is_pypi(self) -> bool:
         """The index is PyPI or TestPyPI (their rules and links apply)."""
-        return urlsplit(self.repository_url).hostname in ("upload.pypi.org", "test.pypi.org")
+        return pypi_web_url(self.repository_url) is not None
 
     @property
     def trusted_publishing(self) -> bool:

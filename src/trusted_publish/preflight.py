@@ -20,7 +20,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
-from urllib.parse import urlsplit
 
 from packaging.metadata import ExceptionGroup, InvalidMetadata, Metadata, RawMetadata, parse_email
 from packaging.utils import (
@@ -33,15 +32,13 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from .net import pypi_web_url
+
 if TYPE_CHECKING:
     from .archives import Contents
 
 FileType = Literal["bdist_wheel", "sdist"]
 
-#: PyPI's upload endpoint. Also in `inputs`, which is not imported here: it pulls in pydantic,
-#: and this module is on the path of the fast, offline `trusted-publish check`.
-PYPI_UPLOAD_URL = "https://upload.pypi.org/legacy/"
-PYPI_HOSTS = frozenset({"upload.pypi.org", "test.pypi.org"})
 
 #: What warehouse accepts (forklift/metadata.py); `packaging` knows newer ones.
 PYPI_METADATA_VERSIONS = ("1.0", "1.1", "1.2", "2.1", "2.2", "2.3", "2.4", "2.5")
@@ -76,7 +73,7 @@ def field_name(name: str) -> str:
 
 def is_pypi(repository_url: str) -> bool:
     """Whether uploads go to pypi.org or test.pypi.org, whose extra rules then apply."""
-    return (urlsplit(repository_url).hostname or "").lower() in PYPI_HOSTS
+    return pypi_web_url(repository_url) is not None
 
 
 @dataclass(frozen=True)

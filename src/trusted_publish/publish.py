@@ -158,9 +158,7 @@ def _drop_existing(
         elif theirs is None:
             todo.append(dist)  # the index's own answer will say whether it is the same file
         else:
-            clashes.append(
-                f"{dist.filename}: the index has sha256 {theirs}, this file has {dist.sha256}"
-            )
+            clashes.append(f"{dist.filename}: {_clash(dist, theirs)}")
     if clashes:
         raise UploadError(
             "Nothing was uploaded: the index already has files of these names with other "
@@ -269,14 +267,17 @@ class _Uploader:
             self._console.notice(f"Skipped {dist.filename}: the index already has it ({message}).")
             self._report.mark(dist, Status.SKIPPED)
             return
-        detail = (
-            f"the index has sha256 {theirs}, this file has {dist.sha256}" if theirs else message
-        )
+        detail = _clash(dist, theirs) if theirs else message
         raise UploadError(
             f"The index already has a file named {dist.filename}: {detail}",
             fix="A released file can never be replaced: bump the version and rebuild; or, when "
             "re-running a publish that partly succeeded, set `skip-existing: true`.",
         )
+
+
+def _clash(dist: Distribution, theirs: str) -> str:
+    """The two digests of a taken file name, said the same way before and after uploading."""
+    return f"the index has sha256 {theirs}, this file has {dist.sha256}"
 
 
 def _progress_printer(dist: Distribution, console: Console) -> Callable[[int], None] | None:

@@ -10,17 +10,15 @@ import threading
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Optional
-from urllib.parse import urlsplit
 
 from packaging.utils import canonicalize_name
 
 from .dists import Distribution, human_size
+from .net import pypi_web_url
 
 if TYPE_CHECKING:
     from .errors import PublishError
     from .gha import Console
-
-_RELEASE_PAGES = {"upload.pypi.org": "https://pypi.org", "test.pypi.org": "https://test.pypi.org"}
 
 
 class Status(Enum):
@@ -62,7 +60,7 @@ class Report:
 
     def release_urls(self) -> list[str]:
         """The release pages of the published versions, for PyPI and TestPyPI."""
-        web = _RELEASE_PAGES.get(urlsplit(self.repository_url).hostname or "")
+        web = pypi_web_url(self.repository_url)
         if web is None:
             return []
         done = (Status.UPLOADED, Status.SKIPPED)
