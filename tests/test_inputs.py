@@ -92,3 +92,15 @@ def test_the_password_never_shows_in_the_model_repr() -> None:
     inputs = load_inputs({"password": "pypi-very-secret"}, {})
     assert "pypi-very-secret" not in repr(inputs)
     assert "pypi-very-secret" not in str(inputs)
+
+
+@pytest.mark.parametrize("field", ["repository_url", "index_url"])
+def test_a_refused_url_is_shown_without_the_credentials_it_carries(field: str) -> None:
+    url = "https://__token__:pypi-SECRETVALUE@upload.example.org/legacy/?key=QUERYSECRET"
+    with pytest.raises(InputError) as exc:
+        load_inputs({field: url}, {})
+    text = exc.value.render()
+    assert "user name or password" in text
+    assert "https://upload.example.org/legacy/" in text  # the user still sees which URL
+    assert "SECRETVALUE" not in text
+    assert "QUERYSECRET" not in text

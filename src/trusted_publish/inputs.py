@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from .errors import InputError
-from .net import PYPI_UPLOAD_URL, TOKEN_USER, check_url, pypi_web_url
+from .net import PYPI_UPLOAD_URL, TOKEN_USER, check_url, pypi_web_url, sanitize_url
 
 ENV_PREFIX = "TRUSTED_PUBLISH_"
 
@@ -115,7 +115,8 @@ class Inputs(BaseModel):
         value = value.strip()
         problem = check_url(value)
         if problem:
-            raise ValueError(f"{value!r} can't be used: {problem}")
+            # Shown sanitized: a refused URL may be refused precisely for carrying a secret.
+            raise ValueError(f"{sanitize_url(value)!r} can't be used: {problem}")
         # PyPI answers `/legacy` with a redirect to `/legacy/`, and we never follow redirects
         # on upload; asking for the right URL up front is what the redirect would have done.
         if value.endswith("/legacy"):
@@ -130,7 +131,8 @@ class Inputs(BaseModel):
         value = value.strip()
         problem = check_url(value)
         if problem:
-            raise ValueError(f"{value!r} can't be used: {problem}")
+            # Shown sanitized: a refused URL may be refused precisely for carrying a secret.
+            raise ValueError(f"{sanitize_url(value)!r} can't be used: {problem}")
         return value if value.endswith("/") else value + "/"
 
     @field_validator("user")
