@@ -27,7 +27,7 @@ from packaging.utils import canonicalize_name
 
 from support.attestations import LocalSigner
 from support.capture import CaptureServer
-from support.dists import dist_files
+from support.dists import dist_files, read_distribution
 from support.twine import FAKE_TOKEN, twine_upload
 from test_lock import ROOT, environments, read_lock, tomllib
 from test_trusted_publishing import assert_no_secret
@@ -35,10 +35,11 @@ from test_twine_parity import by_name, forms_by_file
 from trusted_publish import attest, ondemand
 from trusted_publish.attest import PUBLISH_PREDICATE, SUFFIX, SigningError
 from trusted_publish.cli import main
-from trusted_publish.dists import Distribution, read_distribution
+from trusted_publish.credentials import TrustedPublishingCredentials
+from trusted_publish.dists import Distribution
 from trusted_publish.errors import PublishError, UploadError
-from trusted_publish.exchange import TrustedPublishingCredentials
 from trusted_publish.gha import Console
+from trusted_publish.index import Index
 from trusted_publish.inputs import Inputs, load_inputs
 from trusted_publish.publish import publish
 from trusted_publish.sandbox import Sandbox
@@ -241,7 +242,11 @@ def inputs(**values: Any) -> Inputs:
     ],
 )  # fmt: skip
 def test_where_attestations_are_made(values: dict[str, Any], made: bool) -> None:
-    assert attest.decide(inputs(**values)).make is made
+    given = inputs(**values)
+    decision = attest.decide(
+        given.attestations, trusted_publishing=given.trusted_publishing, index=given.index
+    )
+    assert decision.make is made
 
 
 @pytest.mark.parametrize(
@@ -370,7 +375,9 @@ def upload_with(sb: Sandbox, dist_dir: Path, attestations: str, *, as_user: bool
     credentials = (
         (lambda: ("alice", "s3cret"))
         if as_user
-        else TrustedPublishingCredentials(session, sb.repository_url, sb.env(), console).auth
+        else TrustedPublishingCredentials(
+            session, Index.from_urls(sb.repository_url), sb.env(), console
+        ).auth
     )
     with pytest.raises(UploadError) as refused:
         send(session, sb.repository_url, dist(dist_dir, WHEEL), credentials,
@@ -449,7 +456,9 @@ def test_pypis_refusal_of_an_attestation_comes_with_a_fix(sandbox: Sandbox, dist
     stale = LocalSigner().attestation(WHEEL, "0" * 64)
     session = requests.Session()
     console = Console(env={}, out=io.StringIO(), err=io.StringIO())
-    auth = TrustedPublishingCredentials(session, sandbox.repository_url, sandbox.env(), console)
+    auth = TrustedPublishingCredentials(
+        session, Index.from_urls(sandbox.repository_url), sandbox.env(), console
+    )
     with pytest.raises(UploadError) as refused:
         send(session, sandbox.repository_url, dist(dist_dir, WHEEL), auth.auth,
              attestations=attest.form_value([stale]))  # fmt: skip
@@ -474,8 +483,10 @@ def test_the_form_carries_the_attestation_files_exactly_as_twine_sends_them(
     dists = [read_distribution(p) for p in files]
     values = attest.stage(
         dists,
-        Inputs(repository_url=capture_server.url, packages_dir=dist_dir, attestations=True),
+        attest.Decision(make=True),
         Console(env={}, out=io.StringIO(), err=io.StringIO()),
+        explicit=True,
+        dry_run=False,
         make_signer=LocalSigner,
     )
     for one in dists:
@@ -512,10 +523,13 @@ def without_the_libraries(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 def stage_quietly(dist_dir: Path, **values: Any) -> tuple[dict[str, str], str]:
     out = io.StringIO()
     dists = [read_distribution(p) for p in dist_files(dist_dir)]
+    given = Inputs(packages_dir=dist_dir, **values)
+    decision = attest.decide(
+        given.attestations, trusted_publishing=given.trusted_publishing, index=given.index
+    )
     result = attest.stage(
-        dists, Inputs(packages_dir=dist_dir, **values),
-        Console(env={"GITHUB_ACTIONS": "true"}, out=out, err=out),
-        make_signer=LocalSigner,
+        dists, decision, Console(env={"GITHUB_ACTIONS": "true"}, out=out, err=out),
+        explicit=given.attestations is True, dry_run=given.dry_run, make_signer=LocalSigner,
     )  # fmt: skip
     return result, out.getvalue()
 

@@ -17,8 +17,8 @@ import pytest
 
 from test_trusted_publishing import Run, error_lines, publish
 from trusted_publish.cli import main
-from trusted_publish.diagnose import Publisher as ClaimedPublisher
-from trusted_publish.diagnose import refusal_help
+from trusted_publish.diagnose import GitHubPublisher, refusal_help
+from trusted_publish.index import Index
 from trusted_publish.oidc import unverified_claims
 from trusted_publish.sandbox import Identity, Publisher, Sandbox
 
@@ -110,13 +110,13 @@ def test_a_reusable_workflow_from_another_repository_is_explained(
 def test_the_link_opens_pypis_publisher_form_prefilled(sandbox: Sandbox) -> None:
     sandbox.identity = Identity(environment="release")
     claims = unverified_claims(sandbox.id_token("pypi"))
-    lines, _ = refusal_help(claims, ["invalid-publisher"], "https://pypi.org", ["My_Project"])
+    lines, _ = refusal_help(claims, ["invalid-publisher"], Index.from_urls(), ["My_Project"])
     assert (
         "Add it for My_Project: https://pypi.org/manage/project/my-project/settings/publishing/"
         "?provider=github&owner=octo-org&repository=demo&workflow_filename=release.yml"
         "&environment=release"
     ) in lines
-    publisher = ClaimedPublisher.from_claims(claims)
+    publisher = GitHubPublisher.from_claims(claims)
     assert publisher is not None and not publisher.is_reusable_elsewhere
 
 

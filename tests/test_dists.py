@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from builders import make_release, make_sdist, make_wheel, metadata_of_version, metadata_text
-from trusted_publish.dists import collect, find_distribution_files, read_distribution
+from support.dists import read_distribution
+from trusted_publish.dists import collect
 from trusted_publish.errors import DistributionError
 from trusted_publish.gha import Console
+from trusted_publish.index import Index
 
 PYPI = "https://upload.pypi.org/legacy/"
 DEVPI = "https://devpi.example.org/alice/dev/"
@@ -30,7 +32,7 @@ def check(folder: Path, *, repository_url: str = PYPI, verify_metadata: bool = T
             folder,
             verify_metadata=verify_metadata,
             console=console(),
-            repository_url=repository_url,
+            index=Index.from_urls(repository_url),
         )
     except DistributionError as exc:
         return exc.render()
@@ -111,8 +113,11 @@ def test_wheels_come_before_the_sdist_and_companions_are_skipped(tmp_path: Path)
     (tmp_path / "tp_sample-1.0.0-py3-none-any.whl.publish.attestation").write_text("{}")
     (tmp_path / "notes.txt").write_text("hi")
     out = io.StringIO()
-    files = find_distribution_files(tmp_path, console(out))
-    assert [f.name for f in files] == ["tp_sample-1.0.0-py3-none-any.whl", "tp_sample-1.0.0.tar.gz"]
+    dists = collect(tmp_path, verify_metadata=True, console=console(out), index=Index.from_urls())
+    assert [d.filename for d in dists] == [
+        "tp_sample-1.0.0-py3-none-any.whl",
+        "tp_sample-1.0.0.tar.gz",
+    ]
     assert "Skipping tp_sample-1.0.0-py3-none-any.whl.publish.attestation" in out.getvalue()
     assert "Skipping notes.txt: not a distribution" in out.getvalue()
 
@@ -131,7 +136,7 @@ def test_every_known_companion_is_skipped_with_one_notice(tmp_path: Path) -> Non
     for name in companions:
         (tmp_path / name).write_text("x")
     out = io.StringIO()
-    dists = collect(tmp_path, verify_metadata=True, console=console(out))
+    dists = collect(tmp_path, verify_metadata=True, console=console(out), index=Index.from_urls())
     assert len(dists) == 2
     [notice] = out.getvalue().splitlines()
     assert notice.startswith("notice: Skipping 7 files that accompany distributions")
@@ -143,7 +148,10 @@ def test_sub_folders_are_searched_as_artifact_downloads_make_them(tmp_path: Path
     make_wheel(tmp_path / "wheels-linux", tag="cp312-cp312-manylinux_2_17_x86_64")
     make_wheel(tmp_path / "wheels-macos", tag="cp312-cp312-macosx_11_0_arm64")
     make_sdist(tmp_path / "sdist")
-    names = [d.filename for d in collect(tmp_path, verify_metadata=True, console=console())]
+    names = [
+        d.filename
+        for d in collect(tmp_path, verify_metadata=True, console=console(), index=Index.from_urls())
+    ]
     assert names == [
         "tp_sample-1.0.0-cp312-cp312-macosx_11_0_arm64.whl",
         "tp_sample-1.0.0-cp312-cp312-manylinux_2_17_x86_64.whl",
@@ -164,14 +172,19 @@ def test_the_same_file_name_in_two_sub_folders_is_refused(tmp_path: Path) -> Non
 
 def test_a_missing_folder_says_to_build_or_download(tmp_path: Path) -> None:
     with pytest.raises(DistributionError) as exc:
-        collect(tmp_path / "dist", verify_metadata=True, console=console())
+        collect(tmp_path / "dist", verify_metadata=True, console=console(), index=Index.from_urls())
     assert "does not exist" in exc.value.message
     assert exc.value.fix and "packages-dir" in exc.value.fix
 
 
 def test_a_glob_for_packages_dir_is_explained(tmp_path: Path) -> None:
     with pytest.raises(DistributionError) as exc:
-        collect(tmp_path / "dist" / "*", verify_metadata=True, console=console())
+        collect(
+            tmp_path / "dist" / "*",
+            verify_metadata=True,
+            console=console(),
+            index=Index.from_urls(),
+        )
     assert "is a folder, not a pattern" in exc.value.message
 
 
@@ -180,13 +193,13 @@ def test_an_empty_folder_lists_what_it_holds(tmp_path: Path) -> None:
     (tmp_path / "logs").mkdir()
     (tmp_path / "logs" / "build.log").write_text("x")
     with pytest.raises(DistributionError) as exc:
-        collect(tmp_path, verify_metadata=True, console=console())
+        collect(tmp_path, verify_metadata=True, console=console(), index=Index.from_urls())
     assert "holds no distributions (it holds: README.txt, logs/build.log)" in exc.value.message
 
 
 def test_a_folder_with_nothing_at_all_says_so(tmp_path: Path) -> None:
     with pytest.raises(DistributionError) as exc:
-        collect(tmp_path, verify_metadata=True, console=console())
+        collect(tmp_path, verify_metadata=True, console=console(), index=Index.from_urls())
     assert "holds no distributions (it holds: nothing at all)" in exc.value.message
 
 
@@ -215,7 +228,7 @@ def test_a_file_over_100_mib_gets_a_warning_naming_the_limit_and_the_form(
     big = {"tp_sample/data.bin": bytes(100 * 1024 * 1024 + 1)}
     make_wheel(tmp_path, extra_files=big, compression=zipfile.ZIP_STORED)
     out = io.StringIO()
-    [dist] = collect(tmp_path, verify_metadata=True, console=console(out))
+    [dist] = collect(tmp_path, verify_metadata=True, console=console(out), index=Index.from_urls())
     assert dist.size > 100 * 1024 * 1024
     [warning] = out.getvalue().splitlines()
     assert warning.startswith("warning: tp_sample-1.0.0-py3-none-any.whl: it is 100.0 MiB")
@@ -227,5 +240,5 @@ def test_several_versions_of_one_project_get_a_warning(tmp_path: Path) -> None:
     make_release(tmp_path, version="1.0.0")
     make_release(tmp_path, version="1.1.0")
     out = io.StringIO()
-    collect(tmp_path, verify_metadata=True, console=console(out))
+    collect(tmp_path, verify_metadata=True, console=console(out), index=Index.from_urls())
     assert "several versions of tp-sample: 1.0.0, 1.1.0" in out.getvalue()

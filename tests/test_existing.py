@@ -13,7 +13,8 @@ import responses
 from support.devpi import DevpiIndex
 from support.pypiserver import PypiServer
 from support.twine import twine_upload
-from trusted_publish.existing import Lookup, simple_index_candidates
+from trusted_publish.existing import Lookup
+from trusted_publish.index import Index
 from trusted_publish.sandbox import Sandbox
 
 PROJECT, VERSION = "tp-demo-package", "1.0.0"
@@ -32,9 +33,14 @@ def digests(dist_dir: Path) -> dict[str, str]:
 def test_the_pypi_json_api_lists_files_with_their_sha256(sandbox: Sandbox, dist_dir: Path) -> None:
     twine_upload(list(dist_dir.iterdir()), sandbox.repository_url, "alice", "s3cret")
     # The sandbox serves PyPI's /pypi/<project>/<version>/json as pypi.org does.
-    lookup = Lookup(
-        requests.Session(), "https://upload.pypi.org/legacy/", json_api=sandbox.base_url
+    pypi_here = Index(
+        upload_url=sandbox.repository_url,
+        web_url=sandbox.base_url,
+        pypi=True,
+        simple_urls=(),
+        simple_url_given=False,
     )
+    lookup = Lookup(requests.Session(), pypi_here)
     assert lookup.files(PROJECT, VERSION) == digests(dist_dir)
     assert lookup.files("tp-demo-package", "9.9.9") == {}
     assert lookup.files("no-such-project", VERSION) == {}
@@ -49,7 +55,7 @@ def test_the_simple_index_is_found_from_the_upload_url(
     if not accept_json:
         # An index that only speaks HTML answers the same question through PEP 503 links.
         session.headers["Accept"] = "text/html"
-    lookup = Lookup(session, sandbox.repository_url)
+    lookup = Lookup(session, Index.from_urls(sandbox.repository_url))
     assert lookup.files(PROJECT, VERSION) == digests(dist_dir)
     assert lookup.source == sandbox.base_url + "/simple/"
 
@@ -59,19 +65,8 @@ def test_pypiserver_and_devpi_are_found_too(
 ) -> None:
     for index in (pypiserver, devpi):
         twine_upload(list(dist_dir.iterdir()), index.upload_url, index.user, index.password)
-        lookup = Lookup(requests.Session(), index.upload_url)
+        lookup = Lookup(requests.Session(), Index.from_urls(index.upload_url))
         assert lookup.files(PROJECT, VERSION) == digests(dist_dir), index.upload_url
-
-
-def test_candidates_cover_the_servers_people_run() -> None:
-    assert simple_index_candidates("https://example.org/legacy/") == [
-        "https://example.org/simple/",
-        "https://example.org/legacy/simple/",
-    ]
-    assert "http://127.0.0.1:3141/alice/dev/+simple/" in simple_index_candidates(
-        "http://127.0.0.1:3141/alice/dev/"
-    )
-    assert simple_index_candidates("http://127.0.0.1:8080/") == ["http://127.0.0.1:8080/simple/"]
 
 
 @responses.activate
@@ -79,5 +74,5 @@ def test_an_index_that_cannot_answer_means_unknown_not_absent() -> None:
     # Unknown (None) lets the upload go ahead and the index's own answer decide; an empty
     # listing would claim the file is new.
     responses.add(responses.GET, "https://pypi.org/pypi/x/1.0/json", status=503)
-    lookup = Lookup(requests.Session(), "https://upload.pypi.org/legacy/")
+    lookup = Lookup(requests.Session(), Index.from_urls())
     assert lookup.files("x", "1.0") is None

@@ -38,6 +38,7 @@ from trusted_publish.cli import main
 from trusted_publish.dists import collect
 from trusted_publish.errors import DistributionError
 from trusted_publish.gha import Console
+from trusted_publish.index import Index
 from trusted_publish.sandbox import Sandbox
 
 PYPI = "https://upload.pypi.org/legacy/"
@@ -456,7 +457,7 @@ def problems_of(folder: Path, *, repository_url: str = PYPI) -> str:
             folder,
             verify_metadata=True,
             console=Console(env={}, out=out, err=out),
-            repository_url=repository_url,
+            index=Index.from_urls(repository_url),
         )
     return exc.value.render()
 
@@ -519,7 +520,7 @@ def test_pypis_own_rules_do_not_apply_to_other_indexes(tmp_path: Path) -> None:
         tmp_path,
         verify_metadata=True,
         console=Console(env={}, out=out, err=out),
-        repository_url="https://devpi.example.org/alice/dev/",
+        index=Index.from_urls("https://devpi.example.org/alice/dev/"),
     )
     assert len(dists) == len(list(tmp_path.iterdir()))
 
@@ -563,7 +564,12 @@ def test_outside_a_venv_readme_renderer_is_not_installed_and_a_notice_says_how(
     monkeypatch.setattr(ondemand.subprocess, "run", _must_not_run)
     make_wheel(tmp_path, metadata=BROKEN_RST)
     out = io.StringIO()
-    collect(tmp_path, verify_metadata=True, console=Console(env={}, out=out, err=out))
+    collect(
+        tmp_path,
+        verify_metadata=True,
+        console=Console(env={}, out=out, err=out),
+        index=Index.from_urls(),
+    )
     assert "The reStructuredText README was not checked" in out.getvalue()
     assert "`pip install readme-renderer`" in out.getvalue()
 
@@ -619,7 +625,12 @@ def test_a_failed_install_is_a_warning_not_a_failure(
     )
     make_wheel(tmp_path / "dist", metadata=BROKEN_RST)
     out = io.StringIO()
-    collect(tmp_path / "dist", verify_metadata=True, console=Console(env={}, out=out, err=out))
+    collect(
+        tmp_path / "dist",
+        verify_metadata=True,
+        console=Console(env={}, out=out, err=out),
+        index=Index.from_urls(),
+    )
     assert "installing readme-renderer failed (exit code 1: ERROR: no network)" in out.getvalue()
 
 

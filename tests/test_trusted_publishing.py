@@ -24,6 +24,7 @@ from trusted_publish.cli import main
 from trusted_publish.errors import CredentialError
 from trusted_publish.exchange import mint_token
 from trusted_publish.gha import Console
+from trusted_publish.index import Index
 from trusted_publish.sandbox import Identity, Publisher, Sandbox
 
 PROJECT = "tp-demo-package"
@@ -236,9 +237,9 @@ def test_a_reused_oidc_token_is_refused_with_its_code(sandbox: Sandbox) -> None:
     console = Console(env={}, out=io.StringIO(), err=io.StringIO())
     jwt = sandbox.id_token("pypi")
     session = requests.Session()
-    mint_token(session, sandbox.base_url, jwt, console)
+    mint_token(session, Index.from_urls(sandbox.repository_url), jwt, console)
     with pytest.raises(CredentialError) as exc:
-        mint_token(session, sandbox.base_url, jwt, console)
+        mint_token(session, Index.from_urls(sandbox.repository_url), jwt, console)
     assert "invalid-reuse-token: invalid token: already used" in exc.value.render()
     assert jwt not in exc.value.render()
 
@@ -247,7 +248,7 @@ def test_a_token_from_an_unknown_issuer_is_invalid_payload(sandbox: Sandbox) -> 
     console = Console(env={}, out=io.StringIO(), err=io.StringIO())
     jwt = sandbox.sign_jwt({"iss": "https://issuer.invalid", "aud": "pypi", "jti": "x"})
     with pytest.raises(CredentialError) as exc:
-        mint_token(requests.Session(), sandbox.base_url, jwt, console)
+        mint_token(requests.Session(), Index.from_urls(sandbox.repository_url), jwt, console)
     assert "invalid-payload:" in exc.value.render()
     assert jwt not in exc.value.render()
 
@@ -257,7 +258,7 @@ def test_mint_not_enabled_is_shown_with_its_code(sandbox: Sandbox) -> None:
     jwt = sandbox.id_token("pypi")
     sandbox.trusted_publishing = "disabled"
     with pytest.raises(CredentialError) as exc:
-        mint_token(requests.Session(), sandbox.base_url, jwt, console)
+        mint_token(requests.Session(), Index.from_urls(sandbox.repository_url), jwt, console)
     assert "not-enabled:" in exc.value.render()
 
 

@@ -14,8 +14,9 @@ import pytest
 import requests
 
 from builders import make_sdist, make_wheel
+from support.dists import read_distribution
 from trusted_publish.cli import main
-from trusted_publish.dists import Distribution, read_distribution
+from trusted_publish.dists import Distribution
 from trusted_publish.errors import UploadError
 from trusted_publish.sandbox import Sandbox
 from trusted_publish.upload import MultipartBody, Outcome, RetryPolicy, form_fields, send

@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from . import ondemand
-from .errors import CredentialError, DistributionError
-from .net import describe_transport_error, sanitize_url
+from .errors import DistributionError, SigningError
+from .net import describe_transport_error
 from .oidc import fetch_oidc_token, token_request_from_env
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from .dists import Distribution
     from .gha import Console
-    from .inputs import Inputs
+    from .index import Index
 
 #: The statement type of a publish attestation (what `<file>.publish.attestation` holds).
 PUBLISH_PREDICATE = "https://docs.pypi.org/attestations/publish/v1"
@@ -59,12 +59,6 @@ CERTIFICATE_REFRESH = 8 * 60.0
 _OFF_FIX = "set `attestations: false` to publish without attestations"
 
 
-class SigningError(CredentialError):
-    """A file could not be attested: the signing identity, Sigstore, or the libraries."""
-
-    stage = "attestations"
-
-
 class Signer(Protocol):
     """Makes the PEP 740 attestation of one file."""
 
@@ -81,27 +75,28 @@ class Decision:
     """When they are not made although the user did not turn them off: the notice to show."""
 
 
-def decide(inputs: Inputs) -> Decision:
+def decide(wanted: bool | None, *, trusted_publishing: bool, index: Index) -> Decision:
     """Whether this run makes attestations, from the `attestations` input and the setup.
 
-    Empty (automatic): with trusted publishing to PyPI or TestPyPI, the only indexes known to
-    take them. `true`: with trusted publishing to any index, since the user says it takes them
-    (with a password, `true` is refused when the inputs are read). `false`: never.
+    `wanted` is the `attestations` input. Empty (automatic): with trusted publishing to PyPI
+    or TestPyPI, the only indexes known to take them. `true`: with trusted publishing to any
+    index, since the user says it takes them (with a password, `true` is refused when the
+    inputs are read). `false`: never.
     """
-    if inputs.attestations is False:
+    if wanted is False:
         return Decision(make=False)
-    if not inputs.trusted_publishing:
+    if not trusted_publishing:
         return Decision(
             make=False,
             why_not="No attestations are made: they need trusted publishing (an index takes "
             "them only from a trusted publisher), and this run uploads with a password. "
             "Remove `password` to publish with trusted publishing and attestations.",
         )
-    if inputs.attestations is None and not inputs.is_pypi:
+    if wanted is None and not index.pypi:
         return Decision(
             make=False,
             why_not="No attestations are made: only PyPI and TestPyPI are known to take them, "
-            f"and this run publishes to {sanitize_url(inputs.repository_url)}. Set "
+            f"and this run publishes to {index.name}. Set "
             "`attestations: true` if this index takes PEP 740 attestations.",
         )
     return Decision(make=True)
@@ -157,17 +152,19 @@ def check(dist: Distribution, attestation: object, shown: str) -> list[str]:
 
 def stage(
     dists: Sequence[Distribution],
-    inputs: Inputs,
+    decision: Decision,
     console: Console,
     *,
+    explicit: bool,
+    dry_run: bool,
     make_signer: Callable[[], Signer],
 ) -> dict[str, str]:
     """Attest the files about to be uploaded: file name → the `attestations` form value.
 
     Empty when this run makes none. Raises before anything is uploaded when a file can't be
-    attested; `make_signer` is called only when a file needs signing.
+    attested; `make_signer` is called only when a file needs signing. `explicit`: the user
+    asked for attestations (`true`), so missing libraries are an error, not a notice.
     """
-    decision = decide(inputs)
     if not dists:
         return {}
     if decision.why_not:
@@ -175,10 +172,10 @@ def stage(
     if not decision.make:
         return {}
     with console.group("Attestations (PEP 740): signed provenance for every file"):
-        if not _libraries(console, explicit=inputs.attestations is True):
+        if not _libraries(console, explicit=explicit):
             return {}
         to_sign = _reuse_existing(dists, console)
-        if inputs.dry_run:
+        if dry_run:
             for dist in to_sign:
                 # No signature in a dry run: each one is a permanent entry in Rekor's public log.
                 console.info(f"Would sign {dist.filename} and write {attestation_path(dist).name}")

@@ -56,7 +56,7 @@ def _publish_parser() -> argparse.ArgumentParser:
 
 
 def _check_parser() -> argparse.ArgumentParser:
-    from .net import PYPI_UPLOAD_URL
+    from .index import PYPI_UPLOAD_URL
 
     parser = argparse.ArgumentParser(
         prog="trusted-publish check",
@@ -127,7 +127,7 @@ def _run_publish(flags: dict[str, Any], console: Console, env: Mapping[str, str]
             console.mask(value)
     inputs = load_inputs(flags, env)
     console.verbose = inputs.verbose
-    report = Report(repository_url=inputs.repository_url, dry_run=inputs.dry_run)
+    report = Report(index=inputs.index, dry_run=inputs.dry_run)
     try:
         publish(inputs, console, env, report)
     except PublishError as exc:
@@ -141,13 +141,19 @@ def _run_publish(flags: dict[str, Any], console: Console, env: Mapping[str, str]
 
 def _run_check(args: argparse.Namespace, console: Console) -> int:
     from .dists import collect, describe
+    from .errors import InputError
+    from .index import Index
 
     console.verbose = args.verbose
+    try:
+        index = Index.from_urls(args.repository_url)
+    except ValueError as exc:
+        raise InputError(f"`--repository-url`: {exc}") from None
     dists = collect(
         Path(args.packages_dir),
         verify_metadata=args.verify_metadata,
         console=console,
-        repository_url=args.repository_url,
+        index=index,
     )
     for dist in dists:
         console.info(f"ok  {describe(dist)}: {dist.name} {dist.version}")

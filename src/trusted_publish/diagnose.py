@@ -12,13 +12,15 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import urlencode
 
 from packaging.utils import canonicalize_name
 
 from .errors import CredentialError
-from .net import PYPI_WEB_URLS
+
+if TYPE_CHECKING:
+    from .index import Index
 
 
 def _event(env: Mapping[str, str]) -> dict[str, Any]:
@@ -80,8 +82,8 @@ def event_error(env: Mapping[str, str]) -> Optional[CredentialError]:
 
 
 @dataclass(frozen=True)
-class Publisher:
-    """The trusted publisher PyPI would need, read off the OIDC token's claims."""
+class GitHubPublisher:
+    """The GitHub trusted publisher PyPI would need, read off the OIDC token's claims."""
 
     owner: str
     repository: str
@@ -91,7 +93,7 @@ class Publisher:
     """`owner/repo` of the workflow file PyPI matches on (differs for a reusable workflow)."""
 
     @classmethod
-    def from_claims(cls, claims: Mapping[str, Any]) -> Optional[Publisher]:
+    def from_claims(cls, claims: Mapping[str, Any]) -> Optional[GitHubPublisher]:
         repo = str(claims.get("repository", ""))
         job_ref = str(claims.get("job_workflow_ref") or claims.get("workflow_ref") or "")
         if "/" not in repo or "/.github/workflows/" not in job_ref:
@@ -106,8 +108,8 @@ class Publisher:
     def is_reusable_elsewhere(self) -> bool:
         return self.workflow_repository.lower() != f"{self.owner}/{self.repository}".lower()
 
-    def form_url(self, web_url: str, project: str) -> str:
-        """PyPI's "add a trusted publisher" page for `project`, with the fields filled in."""
+    def form_url(self, form: str) -> str:
+        """PyPI's "add a trusted publisher" page (`form`), with the fields filled in."""
         params = {
             "provider": "github",
             "owner": self.owner,
@@ -116,17 +118,14 @@ class Publisher:
         }
         if self.environment:
             params["environment"] = self.environment
-        return (
-            f"{web_url}/manage/project/{canonicalize_name(project)}/settings/publishing/?"
-            + urlencode(params)
-        )
+        return f"{form}?{urlencode(params)}"
 
 
 def refusal_help(
-    claims: Mapping[str, Any], codes: Sequence[str], web_url: str, projects: Sequence[str]
+    claims: Mapping[str, Any], codes: Sequence[str], index: Index, projects: Sequence[str]
 ) -> tuple[list[str], str]:
     """(detail lines, fix) for a refused token exchange."""
-    publisher = Publisher.from_claims(claims)
+    publisher = GitHubPublisher.from_claims(claims)
     if publisher is None:
         return [], "Check the trusted publisher configured on the index for this project."
     lines = [
@@ -136,13 +135,14 @@ def refusal_help(
         f"    Workflow name     {publisher.workflow_filename}",
         f"    Environment name  {publisher.environment or '(leave empty)'}",
     ]
-    if web_url in PYPI_WEB_URLS:
-        pypi_web = web_url
-        for project in projects:
-            lines.append(f"Add it for {project}: {publisher.form_url(pypi_web, project)}")
+    for project in projects:
+        form = index.publisher_form_url(project)
+        if form:
+            lines.append(f"Add it for {project}: {publisher.form_url(form)}")
+    if index.pending_publisher_url:
         lines.append(
-            f"(A project that does not exist yet needs a pending publisher: "
-            f"{pypi_web}/manage/account/publishing/)"
+            "(A project that does not exist yet needs a pending publisher: "
+            f"{index.pending_publisher_url})"
         )
     likely: list[str] = []
     if publisher.is_reusable_elsewhere:
@@ -195,3 +195,87 @@ def pending_project_mismatch(names: Sequence[str]) -> str:
         "Delete the pending publisher on PyPI and add one for the name above, or change "
         "`name` in pyproject.toml to the one the pending publisher was made for."
     )
+
+
+#: PyPI's upload refusals (their texts: warehouse/forklift/legacy.py) → what to do about
+#: them. First match wins.
+_REFUSAL_FIXES: tuple[tuple[str, str], ...] = (
+    (
+        "older than 14 days",
+        "PyPI closes a release to new files 14 days after it was created: publish these "
+        "files under a new version.",
+    ),
+    (
+        "previously used by a file that has since been deleted",
+        "A deleted file's name can never be used again: bump the version and rebuild.",
+    ),
+    (
+        "file already exists",
+        "A released file can never be replaced: bump the version and rebuild.",
+    ),
+    (
+        "file too large",
+        "Make the file smaller (leave test data and debug symbols out), or ask PyPI for a "
+        "larger limit: https://pypi.org/help/#file-size-limit",
+    ),
+    (
+        "project size too large",
+        "The project is over its total size limit: delete old pre-releases or ask PyPI for "
+        "more: https://pypi.org/help/#project-size-limit",
+    ),
+    (
+        "local versions",
+        "PyPI refuses local versions (the `+...` part). Build from a tagged commit, or tell "
+        'your version tool to leave it out (setuptools-scm: local_scheme = "no-local-version").',
+    ),
+    (
+        "only one sdist may be uploaded",
+        "The release already has an sdist: keep one .tar.gz per version.",
+    ),
+    (
+        "isn't allowed to upload to project",
+        "The credential belongs to another project: register the trusted publisher (or scope "
+        "the token) for this project's name.",
+    ),
+    (
+        "not valid for project",
+        "The trusted publisher belongs to another project: add a publisher to this project "
+        "on PyPI (its Publishing page), or fix `name` in pyproject.toml.",
+    ),
+    (
+        "does not match expected trusted publisher",
+        "PyPI checked the attestation's signing identity against the trusted publisher and "
+        "they differ: a publish job in a reusable workflow signs as the calling workflow. "
+        "Publish from the workflow the trusted publisher names, or set `attestations: false`.",
+    ),
+    (
+        "invalid attestations supplied during upload",
+        "The index refused the file's attestation for the reason above. Delete the "
+        "`.publish.attestation` files for trusted-publish to sign the files afresh, or set "
+        "`attestations: false` to publish without attestations.",
+    ),
+    (
+        "description failed to render",
+        "Fix the README markup (run `trusted-publish check`), or set "
+        "`Description-Content-Type` to the format it is written in.",
+    ),
+)
+
+
+def upload_refusal_fix(status: int, message: str, project: str) -> str:
+    """What to do about the index's refusal (`status`, `message`) of a file of `project`."""
+    lowered = message.lower()
+    if "non-user identities cannot create new projects" in lowered:
+        return pending_project_mismatch([project])
+    for needle, fix in _REFUSAL_FIXES:
+        if needle in lowered:
+            return fix
+    if status in (401, 403):
+        return (
+            "The index did not accept the credentials for this project: with trusted "
+            "publishing, check that the publisher on the index is registered for this "
+            "project; with a token, that it is scoped to it."
+        )
+    if status == 400:
+        return "Fix what the index names above, rebuild, and publish again."
+    return "See the index's answer above."

@@ -22,29 +22,25 @@ from typing import TYPE_CHECKING
 from packaging.metadata import RawMetadata
 
 from . import preflight
-from .archives import MAX_METADATA_BYTES, read_sdist, read_wheel
+from .archives import read_sdist, read_wheel
 from .digests import file_digests
 from .errors import DistributionError
-from .net import PYPI_UPLOAD_URL
 from .preflight import FileType, Release, Rules
 from .readme import ReadmeCheck
 
 if TYPE_CHECKING:
     from .gha import Console
+    from .index import Index
 
 __all__ = [
     "COMPANION_NAMES",
     "COMPANION_SUFFIXES",
-    "MAX_METADATA_BYTES",
     "Distribution",
     "FileType",
     "FileVerdict",
     "check_file",
     "collect",
     "describe",
-    "find_distribution_files",
-    "parse_metadata",
-    "read_distribution",
 ]
 
 DIST_SUFFIXES = (".whl", ".tar.gz")
@@ -214,21 +210,6 @@ def _nothing_found(folder: Path, found: _Found) -> DistributionError:
     )
 
 
-def find_distribution_files(folder: Path, console: Console) -> list[Path]:
-    """The wheels and sdists under `folder` (sub-folders too), wheels first.
-
-    Companions and other files get a notice; a .zip sdist or a file name found twice is a
-    `DistributionError` here (`collect` lists those with every other problem instead).
-    """
-    found = _discover(folder)
-    _announce_skipped(found, console)
-    if found.problems:
-        raise DistributionError("Some files can't be uploaded:", details=found.problems)
-    if not found.files:
-        raise _nothing_found(folder, found)
-    return found.files
-
-
 # --- checking them -------------------------------------------------------------------------
 
 
@@ -237,14 +218,14 @@ def collect(
     *,
     verify_metadata: bool,
     console: Console,
-    repository_url: str = PYPI_UPLOAD_URL,
+    index: Index,
 ) -> list[Distribution]:
     """Every distribution under `folder`, read and checked; all problems in one error.
 
-    `repository_url` decides whether PyPI's own rules apply (pypi.org and test.pypi.org).
+    `index` decides whether PyPI's own rules apply (pypi.org and test.pypi.org).
     Warnings (a file over PyPI's size limit, a missing content type) are printed, not raised.
     """
-    rules = Rules.for_index(repository_url, verify_metadata=verify_metadata)
+    rules = Rules.for_index(index, verify_metadata=verify_metadata)
     found = _discover(folder)
     _announce_skipped(found, console)
     if not found.files and not found.problems:
@@ -337,27 +318,6 @@ def check_file(path: Path, *, rules: Rules, readme: ReadmeCheck | None = None) -
         blake2_256=digests.blake2_256,
     )
     return result
-
-
-def read_distribution(
-    path: Path, *, verify_metadata: bool = True, repository_url: str = PYPI_UPLOAD_URL
-) -> Distribution:
-    """One file's metadata and digests; `DistributionError` listing every problem it has."""
-    rules = Rules.for_index(repository_url, verify_metadata=verify_metadata)
-    result = check_file(path, rules=rules)
-    if result.distribution is None:
-        raise DistributionError(f"{path.name} can't be uploaded", details=result.problems)
-    return result.distribution
-
-
-def parse_metadata(blob: bytes, *, verify: bool) -> RawMetadata:
-    """Core metadata from METADATA/PKG-INFO bytes; `DistributionError` names every problem."""
-    raw, problems = preflight.parse_metadata(blob)
-    if not problems:
-        problems = preflight.metadata_problems(raw, Rules(verify_metadata=verify, pypi=False))
-    if problems:
-        raise DistributionError("invalid metadata", details=problems)
-    return raw
 
 
 def describe(dist: Distribution) -> str:

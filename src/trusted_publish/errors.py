@@ -58,6 +58,13 @@ class CredentialError(PublishError):
     stage = "credentials"
 
 
+class SigningError(CredentialError):
+    """A file could not be attested (PEP 740): the signing identity, Sigstore, or the
+    libraries. Raised before any upload, like every credential failure."""
+
+    stage = "attestations"
+
+
 class UploadError(PublishError):
     """The index refused a file, or could not be reached, while uploading."""
 

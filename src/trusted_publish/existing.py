@@ -11,45 +11,23 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Optional
-from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from packaging.utils import canonicalize_name
 
-from .net import API_TIMEOUT, pypi_web_url
+from .net import API_TIMEOUT
 
 if TYPE_CHECKING:
     import requests
+
+    from .index import Index
 
 _SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 
 #: filename → sha256 hex (None when the index lists the file without a SHA-256).
 Listing = dict[str, Optional[str]]
-
-
-def simple_index_candidates(repository_url: str) -> list[str]:
-    """Where the simple index probably is, for the index servers people run.
-
-    `…/legacy/` → `…/simple/` (PyPI-like, the sandbox); `/<user>/<index>/` → its
-    `+simple/` (devpi); the root → `/simple/` (pypiserver).
-    """
-    parts = urlsplit(repository_url)
-    path = parts.path if parts.path.endswith("/") else parts.path + "/"
-    paths: list[str] = []
-    if path.endswith("/legacy/"):
-        paths.append(path[: -len("legacy/")] + "simple/")
-    segments = [s for s in path.split("/") if s]
-    if len(segments) == 2 and segments[1] != "legacy":
-        paths.append(path + "+simple/")
-    paths.append(path + "simple/" if path != "/" else "/simple/")
-    seen: list[str] = []
-    for p in paths:
-        url = urlunsplit((parts.scheme, parts.netloc, p, "", ""))
-        if url not in seen:
-            seen.append(url)
-    return seen
 
 
 class Lookup:
@@ -58,21 +36,16 @@ class Lookup:
     def __init__(
         self,
         session: requests.Session,
-        repository_url: str,
+        index: Index,
         *,
-        index_url: str | None = None,
         auth: tuple[str, str] | None = None,
-        json_api: str | None = None,
     ) -> None:
         self._session = session
-        # PyPI and TestPyPI answer per release through their JSON API (one small request,
-        # where their simple pages list every file of every version).
-        self._json_api = json_api or pypi_web_url(repository_url)
-        self._candidates = [index_url] if index_url else simple_index_candidates(repository_url)
+        self._index = index
         # Static credentials go only to the upload URL's own origin (a private index may
         # need them for reading too); a minted PyPI token is never sent here.
         self._auth = auth
-        self._origin = _origin(repository_url)
+        self._origin = _origin(index.upload_url)
         self._cache: dict[str, Optional[Listing]] = {}
         self.source: str | None = None
 
@@ -88,9 +61,11 @@ class Lookup:
 
         name = canonicalize_name(project)
         try:
-            if self._json_api:
+            if self._index.pypi:
+                # PyPI and TestPyPI answer per release through their JSON API (one small
+                # request, where their simple pages list every file of every version).
                 return self._ask_pypi_json(name, version)
-            for base in self._candidates:
+            for base in self._index.simple_urls:
                 listing = self._ask_simple(base, name)
                 if listing is not None:
                     self.source = base
@@ -110,7 +85,7 @@ class Lookup:
         )
 
     def _ask_pypi_json(self, name: str, version: str) -> Optional[Listing]:
-        url = f"{self._json_api}/pypi/{name}/{version}/json"
+        url = f"{self._index.web_url}/pypi/{name}/{version}/json"
         resp = self._get(url, "application/json")
         if resp.status_code == 404:
             return {}
@@ -185,11 +160,3 @@ def _listing_from_html(text: str) -> Listing:
         match = _SHA256_FRAGMENT.search(fragment)
         listing[filename] = match.group(1).lower() if match else None
     return listing
-
-
-def releases(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Unique (project, version) pairs, in first-seen order."""
-    seen: dict[tuple[str, str], None] = {}
-    for name, version in pairs:
-        seen.setdefault((str(canonicalize_name(name)), version), None)
-    return list(seen)

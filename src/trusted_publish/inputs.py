@@ -22,7 +22,8 @@ from pydantic import (
 )
 
 from .errors import InputError
-from .net import PYPI_UPLOAD_URL, TOKEN_USER, check_url, pypi_web_url, sanitize_url
+from .index import PYPI_UPLOAD_URL, Index, simple_url, upload_url
+from .net import TOKEN_USER
 
 ENV_PREFIX = "TRUSTED_PUBLISH_"
 
@@ -112,28 +113,12 @@ class Inputs(BaseModel):
     @field_validator("repository_url")
     @classmethod
     def _usable_url(cls, value: str) -> str:
-        value = value.strip()
-        problem = check_url(value)
-        if problem:
-            # Shown sanitized: a refused URL may be refused precisely for carrying a secret.
-            raise ValueError(f"{sanitize_url(value)!r} can't be used: {problem}")
-        # PyPI answers `/legacy` with a redirect to `/legacy/`, and we never follow redirects
-        # on upload; asking for the right URL up front is what the redirect would have done.
-        if value.endswith("/legacy"):
-            value += "/"
-        return value
+        return upload_url(value)
 
     @field_validator("index_url")
     @classmethod
     def _usable_index_url(cls, value: Optional[str]) -> Optional[str]:
-        if value is None:
-            return None
-        value = value.strip()
-        problem = check_url(value)
-        if problem:
-            # Shown sanitized: a refused URL may be refused precisely for carrying a secret.
-            raise ValueError(f"{sanitize_url(value)!r} can't be used: {problem}")
-        return value if value.endswith("/") else value + "/"
+        return None if value is None else simple_url(value)
 
     @field_validator("user")
     @classmethod
@@ -149,7 +134,7 @@ class Inputs(BaseModel):
                 f"user {self.user!r} needs a password; leave `user` at {TOKEN_USER!r} for "
                 "trusted publishing"
             )
-        if self.password is not None and self.is_pypi:
+        if self.password is not None and self.index.pypi:
             # PyPI stopped accepting account passwords for uploads; both mistakes below
             # would otherwise surface as a bare 403 after the first file's bytes.
             if self.user != TOKEN_USER:
@@ -177,9 +162,9 @@ class Inputs(BaseModel):
         return self
 
     @property
-    def is_pypi(self) -> bool:
-        """The index is PyPI or TestPyPI (their rules and links apply)."""
-        return pypi_web_url(self.repository_url) is not None
+    def index(self) -> Index:
+        """The index `repository-url` and `index-url` describe."""
+        return Index.from_urls(self.repository_url, self.index_url)
 
     @property
     def trusted_publishing(self) -> bool:

@@ -1,6 +1,6 @@
 """HTTP policy in one place: who we say we are, how long we wait, which URLs we talk to.
 
-Rules (from the project's security brief): TLS verification is never turned off; plain
+Rules (docs/security.md): TLS verification is never turned off; plain
 `http://` only to loopback hosts; no redirect is ever followed (a redirect would carry our
 credentials to wherever it points); every request has a timeout.
 """
@@ -24,22 +24,8 @@ API_TIMEOUT = (10.0, 30.0)
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
-#: PyPI's upload endpoint: the default index.
-PYPI_UPLOAD_URL = "https://upload.pypi.org/legacy/"
 #: The user name that goes with an API token or a minted upload token.
 TOKEN_USER = "__token__"  # noqa: S105 - a user name, not a secret
-
-#: PyPI's and TestPyPI's upload hosts → the web host that serves their token exchange, JSON
-#: API and project pages. The one place that knows which indexes are PyPI: its rules, links
-#: and endpoints all follow from here.
-_PYPI_WEB_HOSTS = {"upload.pypi.org": "pypi.org", "test.pypi.org": "test.pypi.org"}
-PYPI_WEB_URLS = frozenset(f"https://{host}" for host in _PYPI_WEB_HOSTS.values())
-
-
-def pypi_web_url(repository_url: str) -> str | None:
-    """`https://pypi.org` (or TestPyPI's) for PyPI's upload URLs; None for any other index."""
-    web = _PYPI_WEB_HOSTS.get(urlsplit(repository_url).hostname or "")
-    return f"https://{web}" if web else None
 
 
 def user_agent() -> str:

@@ -32,10 +32,9 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from .net import pypi_web_url
-
 if TYPE_CHECKING:
     from .archives import Contents
+    from .index import Index
 
 FileType = Literal["bdist_wheel", "sdist"]
 
@@ -71,11 +70,6 @@ def field_name(name: str) -> str:
     return _FIELD_NAMES.get(key, key.title())
 
 
-def is_pypi(repository_url: str) -> bool:
-    """Whether uploads go to pypi.org or test.pypi.org, whose extra rules then apply."""
-    return pypi_web_url(repository_url) is not None
-
-
 @dataclass(frozen=True)
 class Rules:
     """Which checks run (see the module docstring)."""
@@ -84,8 +78,9 @@ class Rules:
     pypi: bool = True
 
     @classmethod
-    def for_index(cls, repository_url: str, *, verify_metadata: bool) -> Rules:
-        return cls(verify_metadata=verify_metadata, pypi=is_pypi(repository_url))
+    def for_index(cls, index: Index, *, verify_metadata: bool) -> Rules:
+        """PyPI's own rules apply to uploads to pypi.org and test.pypi.org."""
+        return cls(verify_metadata=verify_metadata, pypi=index.pypi)
 
 
 # --- metadata --------------------------------------------------------------------------------

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Callable
 from packaging.utils import canonicalize_name
 
 from . import attest
+from .credentials import Credentials, StaticCredentials, TrustedPublishingCredentials
 from .digests import file_digests
 from .dists import Distribution, collect, describe
 from .errors import PublishError, UploadError
-from .exchange import Credentials, StaticCredentials, TrustedPublishingCredentials
 from .existing import Lookup
 from .net import make_session, sanitize_url
 from .report import Report, Status
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from .attest import Signer
     from .gha import Console
+    from .index import Index
     from .inputs import Inputs
 
 #: Files at least this large report their progress while they upload.
@@ -53,13 +54,14 @@ def publish(
     `signer` makes the attestations; None means Sigstore with this workflow's identity
     (`attest.SigstoreSigner`), set up only if a file needs signing.
     """
-    report = report or Report(repository_url=inputs.repository_url, dry_run=inputs.dry_run)
+    index = inputs.index
+    report = report or Report(index=index, dry_run=inputs.dry_run)
     with console.group("Checking distributions"):
         dists = collect(
             inputs.packages_dir,
             verify_metadata=inputs.verify_metadata,
             console=console,
-            repository_url=inputs.repository_url,
+            index=index,
         )
         for dist in dists:
             console.info(f"{describe(dist)}: {dist.name} {dist.version}")
@@ -74,27 +76,29 @@ def publish(
     if inputs.password is None:
         with console.group("Trusted publishing: exchanging the GitHub OIDC token"):
             tp = TrustedPublishingCredentials(
-                session,
-                inputs.repository_url,
-                env,
-                console,
-                projects=sorted({d.name for d in dists}),
+                session, index, env, console, projects=sorted({d.name for d in dists})
             )
             tp.obtain()
-            console.info(f"Got a short-lived upload token from {sanitize_url(tp.web_url)}.")
+            console.info(f"Got a short-lived upload token from {index.web_url}.")
         credentials = tp
     else:
         credentials = StaticCredentials(inputs.user, inputs.password.get_secret_value())
         static_auth = credentials.auth()
 
-    lookup = Lookup(session, inputs.repository_url, index_url=inputs.index_url, auth=static_auth)
+    lookup = Lookup(session, index, auth=static_auth)
     with console.group("Asking the index which files it already has"):
-        todo = _drop_existing(dists, lookup, inputs, console, report)
+        todo = _drop_existing(
+            dists, lookup, skip_existing=inputs.skip_existing, console=console, report=report
+        )
 
     attestations = attest.stage(
         todo,
-        inputs,
+        attest.decide(
+            inputs.attestations, trusted_publishing=inputs.trusted_publishing, index=index
+        ),
         console,
+        explicit=inputs.attestations is True,
+        dry_run=inputs.dry_run,
         make_signer=lambda: signer or attest.SigstoreSigner(session, env, console),
     )
 
@@ -105,18 +109,21 @@ def publish(
                 report.mark(dist, Status.WOULD_UPLOAD)
         return report
 
-    uploader = _Uploader(
+    uploads = _UploadRun(
         session,
-        inputs=inputs,
-        credentials=credentials,
+        index=index,
+        current_auth=credentials.auth,
         lookup=lookup,
         console=console,
         report=report,
         attestations=attestations,
+        policy=RetryPolicy(max_retries=inputs.max_retries, max_seconds=inputs.retry_timeout),
+        max_parallel=inputs.max_parallel,
+        skip_existing=inputs.skip_existing,
     )
-    with console.group(f"Uploading to {sanitize_url(inputs.repository_url)}"):
+    with console.group(f"Uploading to {index.name}"):
         try:
-            uploader.run(todo)
+            uploads.run(todo)
         except PublishError as exc:
             _add_progress(exc, report)
             raise
@@ -136,7 +143,8 @@ def _print_hashes(dists: list[Distribution], console: Console) -> None:
 def _drop_existing(
     dists: list[Distribution],
     lookup: Lookup,
-    inputs: Inputs,
+    *,
+    skip_existing: bool,
     console: Console,
     report: Report,
 ) -> list[Distribution]:
@@ -152,7 +160,7 @@ def _drop_existing(
         if theirs == dist.sha256:
             console.notice(f"Skipping {dist.filename}: the index already has it, byte for byte.")
             report.mark(dist, Status.SKIPPED)
-        elif theirs is None and inputs.skip_existing:
+        elif theirs is None and skip_existing:
             console.notice(f"Skipping {dist.filename}: the index has a file of that name.")
             report.mark(dist, Status.SKIPPED)
         elif theirs is None:
@@ -172,29 +180,34 @@ def _drop_existing(
     return todo
 
 
-class _Uploader:
+class _UploadRun:
     """Runs the uploads: first file of each release alone, then the rest in parallel."""
 
     def __init__(
         self,
         session: requests.Session,
         *,
-        inputs: Inputs,
-        credentials: Credentials,
+        index: Index,
+        current_auth: Callable[[], tuple[str, str]],
         lookup: Lookup,
         console: Console,
         report: Report,
         attestations: Mapping[str, str],
+        policy: RetryPolicy,
+        max_parallel: int,
+        skip_existing: bool,
     ) -> None:
         self._session = session
-        self._inputs = inputs
-        self._credentials = credentials
+        self._index = index
+        self._current_auth = current_auth
         self._lookup = lookup
         self._console = console
         self._report = report
         # File name → the `attestations` form field (empty when this run makes none).
         self._attestations = attestations
-        self._policy = RetryPolicy(max_retries=inputs.max_retries, max_seconds=inputs.retry_timeout)
+        self._policy = policy
+        self._max_parallel = max_parallel
+        self._skip_existing = skip_existing
         # Set when one file fails for good: files not yet started are then left alone, so
         # a broken release stops growing as soon as we know it is broken.
         self._stop = threading.Event()
@@ -214,7 +227,7 @@ class _Uploader:
     def _in_parallel(self, dists: list[Distribution]) -> None:
         if not dists:
             return
-        workers = min(self._inputs.max_parallel, len(dists))
+        workers = min(self._max_parallel, len(dists))
         if workers == 1:
             for dist in dists:
                 self._one(dist)
@@ -238,9 +251,9 @@ class _Uploader:
         started = time.monotonic()
         answer = send(
             self._session,
-            self._inputs.repository_url,
+            self._index.upload_url,
             dist,
-            self._credentials.auth,
+            self._current_auth,
             policy=self._policy,
             progress=_progress_printer(dist, console),
             on_retry=console.info,
@@ -263,7 +276,7 @@ class _Uploader:
         """The index says the name is taken: the hash decides whether that is fine."""
         listing = self._lookup.files(dist.name, dist.version, fresh=True)
         theirs = listing.get(dist.filename) if listing else None
-        if theirs == dist.sha256 or (theirs is None and self._inputs.skip_existing):
+        if theirs == dist.sha256 or (theirs is None and self._skip_existing):
             self._console.notice(f"Skipped {dist.filename}: the index already has it ({message}).")
             self._report.mark(dist, Status.SKIPPED)
             return

@@ -11,14 +11,12 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Optional
 
-from packaging.utils import canonicalize_name
-
 from .dists import Distribution, human_size
-from .net import pypi_web_url
 
 if TYPE_CHECKING:
     from .errors import PublishError
     from .gha import Console
+    from .index import Index
 
 
 class Status(Enum):
@@ -32,7 +30,7 @@ class Status(Enum):
 class Report:
     """Every file of the run and what became of it; safe to update from upload threads."""
 
-    repository_url: str
+    index: Index
     dry_run: bool = False
     dists: list[Distribution] = field(default_factory=list)
     status: dict[str, Status] = field(default_factory=dict)
@@ -60,14 +58,12 @@ class Report:
 
     def release_urls(self) -> list[str]:
         """The release pages of the published versions, for PyPI and TestPyPI."""
-        web = pypi_web_url(self.repository_url)
-        if web is None:
-            return []
         done = (Status.UPLOADED, Status.SKIPPED)
         seen: dict[str, None] = {}
         for dist in self.dists:
-            if self.status.get(dist.filename) in done:
-                seen.setdefault(f"{web}/project/{canonicalize_name(dist.name)}/{dist.version}/")
+            url = self.index.release_url(dist.name, dist.version)
+            if url and self.status.get(dist.filename) in done:
+                seen.setdefault(url)
         return list(seen)
 
     # --- writing it out --------------------------------------------------------------------

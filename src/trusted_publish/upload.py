@@ -18,7 +18,7 @@ from enum import Enum
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Callable
 
-from .diagnose import pending_project_mismatch
+from .diagnose import upload_refusal_fix
 from .errors import UploadError
 from .net import describe_transport_error, sanitize_url
 
@@ -226,7 +226,7 @@ def send(
     session: requests.Session,
     url: str,
     dist: Distribution,
-    credentials: Callable[[], tuple[str, str]],
+    current_auth: Callable[[], tuple[str, str]],
     *,
     policy: RetryPolicy | None = None,
     progress: Progress | None = None,
@@ -239,7 +239,8 @@ def send(
 
     Connection failures, timeouts, 5xx and 429 are retried with back-off (a retried upload
     is safe: PyPI accepts an identical file again with 200); any other answer is final.
-    `credentials` is asked before every attempt, so a retry never uses an expired token.
+    `current_auth` is called before every attempt for the (user, password) to send, so a
+    retry never uses an expired token.
     `attestations`, when given, goes with every attempt as the form's `attestations` field.
     """
     policy = policy or RetryPolicy()
@@ -247,7 +248,7 @@ def send(
     retry = 0
     while True:
         try:
-            return _attempt(session, url, dist, credentials(), progress, attestations=attestations)
+            return _attempt(session, url, dist, current_auth(), progress, attestations=attestations)
         except _Retryable as exc:
             retry += 1
             wait = policy.delay(retry, exc.retry_after)
@@ -312,7 +313,7 @@ def _attempt(
         )
     raise UploadError(
         f"{sanitize_url(url)} refused {dist.filename}: HTTP {status} {message}".rstrip(),
-        fix=_fix_for(status, message, dist),
+        fix=upload_refusal_fix(status, message, dist.name),
     )
 
 
@@ -335,88 +336,6 @@ def _already_exists(status: int, message: str) -> bool:
     if status == 409:
         return True
     return status == 400 and "already exists" in message.lower()
-
-
-#: PyPI's upload refusals (protocols.md §3) → what to do about them. First match wins.
-_REFUSAL_FIXES: tuple[tuple[str, str], ...] = (
-    (
-        "older than 14 days",
-        "PyPI closes a release to new files 14 days after it was created: publish these "
-        "files under a new version.",
-    ),
-    (
-        "previously used by a file that has since been deleted",
-        "A deleted file's name can never be used again: bump the version and rebuild.",
-    ),
-    (
-        "file already exists",
-        "A released file can never be replaced: bump the version and rebuild.",
-    ),
-    (
-        "file too large",
-        "Make the file smaller (leave test data and debug symbols out), or ask PyPI for a "
-        "larger limit: https://pypi.org/help/#file-size-limit",
-    ),
-    (
-        "project size too large",
-        "The project is over its total size limit: delete old pre-releases or ask PyPI for "
-        "more: https://pypi.org/help/#project-size-limit",
-    ),
-    (
-        "local versions",
-        "PyPI refuses local versions (the `+...` part). Build from a tagged commit, or tell "
-        'your version tool to leave it out (setuptools-scm: local_scheme = "no-local-version").',
-    ),
-    (
-        "only one sdist may be uploaded",
-        "The release already has an sdist: keep one .tar.gz per version.",
-    ),
-    (
-        "isn't allowed to upload to project",
-        "The credential belongs to another project: register the trusted publisher (or scope "
-        "the token) for this project's name.",
-    ),
-    (
-        "not valid for project",
-        "The trusted publisher belongs to another project: add a publisher to this project "
-        "on PyPI (its Publishing page), or fix `name` in pyproject.toml.",
-    ),
-    (
-        "does not match expected trusted publisher",
-        "PyPI checked the attestation's signing identity against the trusted publisher and "
-        "they differ: a publish job in a reusable workflow signs as the calling workflow. "
-        "Publish from the workflow the trusted publisher names, or set `attestations: false`.",
-    ),
-    (
-        "invalid attestations supplied during upload",
-        "The index refused the file's attestation for the reason above. Delete the "
-        "`.publish.attestation` files for trusted-publish to sign the files afresh, or set "
-        "`attestations: false` to publish without attestations.",
-    ),
-    (
-        "description failed to render",
-        "Fix the README markup (run `trusted-publish check`), or set "
-        "`Description-Content-Type` to the format it is written in.",
-    ),
-)
-
-
-def _fix_for(status: int, message: str, dist: Distribution) -> str:
-    lowered = message.lower()
-    if "non-user identities cannot create new projects" in lowered:
-        return pending_project_mismatch([dist.name])
-    for needle, fix in _REFUSAL_FIXES:
-        if needle in lowered:
-            return fix
-    if status in (401, 403):
-        return (
-            "The index did not accept the credentials for this project: with trusted "
-            "publishing, check that the publisher on the index is registered for this "
-            "project; with a token, that it is scoped to it."
-        )
-    if status == 400:
-        return "Fix what the index names above, rebuild, and publish again."
-    return "See the index's answer above."
 
 
 _TAG = re.compile(r"<[^>]+>")

@@ -8,6 +8,10 @@ import sys
 from pathlib import Path
 
 from support.procs import child_env
+from trusted_publish.dists import Distribution, check_file
+from trusted_publish.errors import DistributionError
+from trusted_publish.index import PYPI_UPLOAD_URL, Index
+from trusted_publish.preflight import Rules
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_PACKAGE_DIR = REPO_ROOT / "examples" / "demo-package"
@@ -65,3 +69,14 @@ def copy_dists(source: Path, dest: Path) -> Path:
     for path in dist_files(source):
         shutil.copy2(path, dest / path.name)
     return dest
+
+
+def read_distribution(
+    path: Path, *, verify_metadata: bool = True, repository_url: str = PYPI_UPLOAD_URL
+) -> Distribution:
+    """One file read and checked as the publish step reads it; the problems if it can't be."""
+    rules = Rules.for_index(Index.from_urls(repository_url), verify_metadata=verify_metadata)
+    result = check_file(path, rules=rules)
+    if result.distribution is None:
+        raise DistributionError(f"{path.name} can't be uploaded", details=result.problems)
+    return result.distribution

@@ -1,0 +1,106 @@
+"""Where the upload credential comes from: a user and password given by the caller, or
+trusted publishing (an OIDC token from the CI, traded at the index for an upload token).
+
+The uploader asks `Credentials.auth()` before each file; `TrustedPublishingCredentials`
+mints a new upload token (from a new OIDC token: each is single use) when the current one
+is about to expire.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Protocol
+
+from .diagnose import event_error
+from .exchange import UploadToken, discover_audience, mint_token
+from .net import TOKEN_USER
+from .oidc import fetch_oidc_token, token_request_from_env
+
+if TYPE_CHECKING:
+    import requests
+
+    from .gha import Console
+    from .index import Index
+
+#: Mint a new token when the current one has less than this many seconds left: an upload of
+#: a large file must not outlive its 15-minute token.
+REFRESH_MARGIN = 300.0
+
+
+class Credentials(Protocol):
+    """What the uploader asks before each file."""
+
+    def auth(self) -> tuple[str, str]:
+        """(user, password) valid for at least the next upload."""
+        ...
+
+
+@dataclass(frozen=True)
+class StaticCredentials:
+    """A user and password (or `__token__` and an API token) given by the caller."""
+
+    user: str
+    password: str = field(repr=False)
+
+    def auth(self) -> tuple[str, str]:
+        return (self.user, self.password)
+
+
+class TrustedPublishingCredentials:
+    """Upload tokens from the OIDC exchange, re-minted before they expire."""
+
+    def __init__(
+        self,
+        session: requests.Session,
+        index: Index,
+        env: Mapping[str, str],
+        console: Console,
+        *,
+        projects: Sequence[str] = (),
+        clock: Callable[[], float] = time.time,
+        refresh_margin: float = REFRESH_MARGIN,
+    ) -> None:
+        self._session = session
+        self._console = console
+        self._clock = clock
+        self._margin = refresh_margin
+        self._index = index
+        self._projects = tuple(projects)
+        refused = event_error(env)
+        if refused:
+            raise refused
+        # Read (and checked) first: a missing permission is the commonest mistake and is
+        # known without asking the network anything.
+        self._request = token_request_from_env(env, console)
+        self._audience: str | None = None
+        self._token: UploadToken | None = None
+        # Parallel uploads ask at once; only one of them may re-mint.
+        self._lock = threading.Lock()
+
+    def obtain(self) -> None:
+        """Do the exchange now, so a refused publisher stops the run before any upload."""
+        if self._audience is None:
+            self._audience = discover_audience(self._session, self._index)
+        oidc_token = fetch_oidc_token(self._session, self._request, self._audience, self._console)
+        self._token = mint_token(
+            self._session, self._index, oidc_token, self._console, self._projects
+        )
+        self._console.debug(
+            f"Minted an upload token at {self._index.web_url}, valid for "
+            f"{self._token.expires - self._clock():.0f} s."
+        )
+
+    def auth(self) -> tuple[str, str]:
+        with self._lock:
+            if self._token is None or self._token.expires - self._clock() < self._margin:
+                if self._token is not None:
+                    self._console.info(
+                        "The upload token expires in under "
+                        f"{self._margin / 60:.0f} minutes: minting a new one."
+                    )
+                self.obtain()
+            assert self._token is not None  # noqa: S101 - obtain() sets it or raises
+            return (TOKEN_USER, self._token.value)
