@@ -35,10 +35,10 @@ from test_twine_parity import by_name, forms_by_file
 from trusted_publish import attest, ondemand
 from trusted_publish.attest import PUBLISH_PREDICATE, SUFFIX, SigningError
 from trusted_publish.cli import main
+from trusted_publish.console import Console
 from trusted_publish.credentials import TrustedPublishingCredentials
 from trusted_publish.dists import Distribution
 from trusted_publish.errors import PublishError, UploadError
-from trusted_publish.gha import Console
 from trusted_publish.index import Index
 from trusted_publish.inputs import Inputs, load_inputs
 from trusted_publish.publish import publish

@@ -35,9 +35,9 @@ from builders import (
 from support.dists import build_dists
 from trusted_publish import ondemand, readme
 from trusted_publish.cli import main
+from trusted_publish.console import Console
 from trusted_publish.dists import collect
 from trusted_publish.errors import DistributionError
-from trusted_publish.gha import Console
 from trusted_publish.index import Index
 from trusted_publish.sandbox import Sandbox
 

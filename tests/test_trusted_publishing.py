@@ -21,9 +21,9 @@ import requests
 
 from support.procs import free_port
 from trusted_publish.cli import main
+from trusted_publish.console import Console
 from trusted_publish.errors import CredentialError
 from trusted_publish.exchange import mint_token
-from trusted_publish.gha import Console
 from trusted_publish.index import Index
 from trusted_publish.sandbox import Identity, Publisher, Sandbox
 

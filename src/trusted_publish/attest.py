@@ -38,8 +38,8 @@ from .oidc import fetch_oidc_token, token_request_from_env
 if TYPE_CHECKING:
     import requests
 
+    from .console import Console
     from .dists import Distribution
-    from .gha import Console
     from .index import Index
 
 #: The statement type of a publish attestation (what `<file>.publish.attestation` holds).

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from . import __version__
+from .console import Console
 from .errors import PublishError
-from .gha import Console
 
 #: Exit code for a bug of ours (not a user's mistake): sysexits' EX_SOFTWARE.
 EXIT_INTERNAL = 70

@@ -22,7 +22,7 @@ from .oidc import fetch_oidc_token, token_request_from_env
 if TYPE_CHECKING:
     import requests
 
-    from .gha import Console
+    from .console import Console
     from .index import Index
 
 #: Mint a new token when the current one has less than this many seconds left: an upload of

@@ -29,7 +29,7 @@ from .preflight import FileType, Release, Rules
 from .readme import ReadmeCheck
 
 if TYPE_CHECKING:
-    from .gha import Console
+    from .console import Console
     from .index import Index
 
 __all__ = [

@@ -20,7 +20,7 @@ from .oidc import claim_lines, unverified_claims
 if TYPE_CHECKING:
     import requests
 
-    from .gha import Console
+    from .console import Console
     from .index import Index
 
 

@@ -21,7 +21,7 @@ from .net import API_TIMEOUT, describe_transport_error, sanitize_url
 if TYPE_CHECKING:
     import requests
 
-    from .gha import Console
+    from .console import Console
 
 URL_VAR = "ACTIONS_ID_TOKEN_REQUEST_URL"
 TOKEN_VAR = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"  # noqa: S105 - a variable name

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import requests
 
     from .attest import Signer
-    from .gha import Console
+    from .console import Console
     from .index import Index
     from .inputs import Inputs
 

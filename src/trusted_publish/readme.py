@@ -28,7 +28,7 @@ from . import ondemand
 from .ondemand import PRIVATE_VENV_MARKER
 
 if TYPE_CHECKING:
-    from .gha import Console
+    from .console import Console
 
 # The marker is re-exported: callers and tests know it by this module too.
 __all__ = [

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Optional
 from .dists import Distribution, human_size
 
 if TYPE_CHECKING:
+    from .console import Console
     from .errors import PublishError
-    from .gha import Console
     from .index import Index
 
 

@@ -6,7 +6,7 @@ import io
 import re
 from pathlib import Path
 
-from trusted_publish.gha import Console
+from trusted_publish.console import Console
 
 
 def actions_console(tmp_path: Path) -> tuple[Console, io.StringIO]:
