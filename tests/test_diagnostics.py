@@ -239,7 +239,7 @@ def test_a_failure_puts_the_diagnosis_in_the_summary(
     assert "❌" in text
     assert "### What went wrong (credentials)" in text
     assert "invalid-publisher" in text
-    assert "| not uploaded |" in text
+    assert "| not started |" in text
 
 
 def test_print_hash_prints_sha256_blake2b_and_md5(

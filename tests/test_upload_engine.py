@@ -245,8 +245,9 @@ def test_a_final_failure_stops_files_not_yet_started(tmp_path: Path) -> None:
         assert len(sb.upload_attempts) == 2
     text = out.getvalue()
     assert "Already on the index: tp_sample-1.0.0-cp310-cp310-manylinux_2_17_x86_64.whl" in text
-    not_uploaded = text.split("Not uploaded: ")[1].splitlines()[0].split(", ")
-    assert len(not_uploaded) == 4
+    assert "Refused by the index: tp_sample-1.0.0-cp311-cp311-manylinux_2_17_x86_64.whl" in text
+    not_started = text.split("Not started: ")[1].splitlines()[0].split(", ")
+    assert len(not_started) == 3
 
 
 # --- streaming ---------------------------------------------------------------------------------

@@ -118,6 +118,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
 
 def _run_publish(flags: dict[str, Any], console: Console, env: Mapping[str, str]) -> int:
     from .inputs import env_name, load_inputs
+    from .interrupt import StopRequest, stop_on_signals
     from .publish import publish
     from .report import Report
 
@@ -128,14 +129,24 @@ def _run_publish(flags: dict[str, Any], console: Console, env: Mapping[str, str]
     inputs = load_inputs(flags, env)
     console.verbose = inputs.verbose
     report = Report(index=inputs.index, dry_run=inputs.dry_run)
-    try:
-        publish(inputs, console, env, report)
-    except PublishError as exc:
-        report.error = exc
-        raise
-    finally:
-        # Outputs and the summary page are written whatever happened, failure included.
-        report.write(console)
+    stop = StopRequest()
+    with stop_on_signals(stop):
+        try:
+            publish(inputs, console, env, report, stop=stop)
+        except PublishError as exc:
+            report.error = exc
+            raise
+        except BaseException as exc:
+            # Our own bug (or an interrupt before the handlers): never a success mark.
+            report.error = PublishError(f"Internal error ({type(exc).__name__}).")
+            raise
+        finally:
+            # Outputs and the summary page are written whole, failure included: a signal
+            # arriving now only hurries what is left, it does not cut the report short.
+            stop.raise_at_once = False
+            if report.error is not None:
+                report.stopped()
+            report.write(console)
     return 0
 
 

@@ -70,3 +70,24 @@ class UploadError(PublishError):
 
     exit_code = 5
     stage = "upload"
+    #: The file may be on the index although we have no answer saying so (the connection
+    #: failed, or 5xx, after the body was sent); False: the index answered with a refusal.
+    maybe_landed = False
+
+
+class Interrupted(PublishError):
+    """The run was stopped by a signal (a cancelled job, Ctrl-C). Exit code 128 + the
+    signal's number, as a shell reports it: 130 for SIGINT, 143 for SIGTERM."""
+
+    stage = "interrupted"
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        name = signal.Signals(signum).name
+        super().__init__(
+            f"Stopped by {name}: no file was started after it arrived.",
+            fix="Re-run the publish: files already on the index are recognised by their hash "
+            "and skipped, so it uploads exactly what is missing.",
+        )
+        self.exit_code = 128 + signum

@@ -10,13 +10,8 @@ go in parallel, each retried on its own when the network or the index falters.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Mapping
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Callable
-
-from packaging.utils import canonicalize_name
+from typing import TYPE_CHECKING
 
 from . import attest
 from .credentials import Credentials, StaticCredentials, TrustedPublishingCredentials
@@ -24,20 +19,16 @@ from .digests import file_digests
 from .dists import Distribution, collect, describe
 from .errors import PublishError, UploadError
 from .existing import Lookup
+from .interrupt import StopRequest
 from .net import make_session, sanitize_url
 from .report import Report, Status
-from .upload import Outcome, RetryPolicy, send
+from .scheduler import UploadRun, clash
+from .upload import RetryPolicy
 
 if TYPE_CHECKING:
-    import requests
-
     from .attest import Signer
     from .console import Console
-    from .index import Index
     from .inputs import Inputs
-
-#: Files at least this large report their progress while they upload.
-PROGRESS_FROM = 16 * 1024 * 1024
 
 
 def publish(
@@ -47,13 +38,16 @@ def publish(
     report: Report | None = None,
     *,
     signer: Signer | None = None,
+    stop: StopRequest | None = None,
 ) -> Report:
     """Run the whole publish; `report` (when given) is filled in as the run goes, so a caller
     still has it when this raises.
 
     `signer` makes the attestations; None means Sigstore with this workflow's identity
-    (`attest.SigstoreSigner`), set up only if a file needs signing.
+    (`attest.SigstoreSigner`), set up only if a file needs signing. `stop` is the signals'
+    stop request (see `interrupt`); None: the run is never asked to stop.
     """
+    stop = stop or StopRequest()
     index = inputs.index
     report = report or Report(index=index, dry_run=inputs.dry_run)
     with console.group("Checking distributions"):
@@ -109,7 +103,7 @@ def publish(
                 report.mark(dist, Status.WOULD_UPLOAD)
         return report
 
-    uploads = _UploadRun(
+    uploads = UploadRun(
         session,
         index=index,
         current_auth=credentials.auth,
@@ -120,12 +114,13 @@ def publish(
         policy=RetryPolicy(max_retries=inputs.max_retries, max_seconds=inputs.retry_timeout),
         max_parallel=inputs.max_parallel,
         skip_existing=inputs.skip_existing,
+        stop=stop,
     )
     with console.group(f"Uploading to {index.name}"):
         try:
             uploads.run(todo)
         except PublishError as exc:
-            _add_progress(exc, report)
+            exc.details = (*exc.details, *report.progress_lines())
             raise
     return report
 
@@ -166,7 +161,7 @@ def _drop_existing(
         elif theirs is None:
             todo.append(dist)  # the index's own answer will say whether it is the same file
         else:
-            clashes.append(f"{dist.filename}: {_clash(dist, theirs)}")
+            clashes.append(f"{dist.filename}: {clash(dist, theirs)}")
     if clashes:
         raise UploadError(
             "Nothing was uploaded: the index already has files of these names with other "
@@ -180,143 +175,6 @@ def _drop_existing(
     return todo
 
 
-class _UploadRun:
-    """Runs the uploads: first file of each release alone, then the rest in parallel."""
-
-    def __init__(
-        self,
-        session: requests.Session,
-        *,
-        index: Index,
-        current_auth: Callable[[], tuple[str, str]],
-        lookup: Lookup,
-        console: Console,
-        report: Report,
-        attestations: Mapping[str, str],
-        policy: RetryPolicy,
-        max_parallel: int,
-        skip_existing: bool,
-    ) -> None:
-        self._session = session
-        self._index = index
-        self._current_auth = current_auth
-        self._lookup = lookup
-        self._console = console
-        self._report = report
-        # File name → the `attestations` form field (empty when this run makes none).
-        self._attestations = attestations
-        self._policy = policy
-        self._max_parallel = max_parallel
-        self._skip_existing = skip_existing
-        # Set when one file fails for good: files not yet started are then left alone, so
-        # a broken release stops growing as soon as we know it is broken.
-        self._stop = threading.Event()
-
-    def run(self, dists: list[Distribution]) -> None:
-        first: dict[tuple[str, str], Distribution] = {}
-        rest: list[Distribution] = []
-        for dist in dists:
-            key = (str(canonicalize_name(dist.name)), dist.version)
-            if key in first:
-                rest.append(dist)
-            else:
-                first[key] = dist
-        self._in_parallel(list(first.values()))
-        self._in_parallel(rest)
-
-    def _in_parallel(self, dists: list[Distribution]) -> None:
-        if not dists:
-            return
-        workers = min(self._max_parallel, len(dists))
-        if workers == 1:
-            for dist in dists:
-                self._one(dist)
-            return
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="upload") as pool:
-            futures: list[Future[None]] = [pool.submit(self._one, d) for d in dists]
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            failed = [f for f in done if f.exception() is not None]
-            if failed:
-                self._stop.set()
-                for future in futures:
-                    future.cancel()
-                wait(futures)
-                failed[0].result()  # re-raises the first failure
-
-    def _one(self, dist: Distribution) -> None:
-        if self._stop.is_set():
-            return
-        console = self._console
-        console.info(f"Uploading {describe(dist)}")
-        started = time.monotonic()
-        answer = send(
-            self._session,
-            self._index.upload_url,
-            dist,
-            self._current_auth,
-            policy=self._policy,
-            progress=_progress_printer(dist, console),
-            on_retry=console.info,
-            attestations=self._attestations.get(dist.filename),
-        )
-        seconds = time.monotonic() - started
-        if answer.outcome is Outcome.UPLOADED:
-            # A rate for a small file would measure the round trip, not the bandwidth.
-            rate = (
-                f" ({dist.size / seconds / 1024 / 1024:.1f} MiB/s)"
-                if dist.size >= 1024 * 1024 and seconds > 0
-                else ""
-            )
-            console.info(f"Uploaded {dist.filename} in {seconds:.1f} s{rate}")
-            self._report.mark(dist, Status.UPLOADED)
-            return
-        self._already_there(dist, answer.message)
-
-    def _already_there(self, dist: Distribution, message: str) -> None:
-        """The index says the name is taken: the hash decides whether that is fine."""
-        listing = self._lookup.files(dist.name, dist.version, fresh=True)
-        theirs = listing.get(dist.filename) if listing else None
-        if theirs == dist.sha256 or (theirs is None and self._skip_existing):
-            self._console.notice(f"Skipped {dist.filename}: the index already has it ({message}).")
-            self._report.mark(dist, Status.SKIPPED)
-            return
-        detail = _clash(dist, theirs) if theirs else message
-        raise UploadError(
-            f"The index already has a file named {dist.filename}: {detail}",
-            fix="A released file can never be replaced: bump the version and rebuild; or, when "
-            "re-running a publish that partly succeeded, set `skip-existing: true`.",
-        )
-
-
 def _clash(dist: Distribution, theirs: str) -> str:
     """The two digests of a taken file name, said the same way before and after uploading."""
     return f"the index has sha256 {theirs}, this file has {dist.sha256}"
-
-
-def _progress_printer(dist: Distribution, console: Console) -> Callable[[int], None] | None:
-    """Progress lines at each quarter of a large file: readable in a CI log, no TTY bar."""
-    if dist.size < PROGRESS_FROM:
-        return None
-    marks = iter((25, 50, 75))
-    state = {"next": next(marks)}
-
-    def report(sent: int) -> None:
-        percent = sent * 100 // dist.size
-        while state["next"] and percent >= state["next"]:
-            console.info(f"  {dist.filename}: {state['next']}% sent")
-            state["next"] = next(marks, 0)
-
-    return report
-
-
-def _add_progress(exc: PublishError, report: Report) -> None:
-    """Say which files did land, so a partly published release is visible as such."""
-    done = [d.filename for d in (*report.uploaded, *report.skipped)]
-    if not done:
-        return
-    pending = [d.filename for d in report.files(Status.PENDING)]
-    exc.details = (
-        *exc.details,
-        "Already on the index: " + ", ".join(sorted(done)),
-        "Not uploaded: " + ", ".join(pending),
-    )

@@ -12,6 +12,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Optional
 
 from .dists import Distribution, human_size
+from .errors import Interrupted
 
 if TYPE_CHECKING:
     from .console import Console
@@ -20,7 +21,10 @@ if TYPE_CHECKING:
 
 
 class Status(Enum):
-    PENDING = "not uploaded"
+    PENDING = "not started"
+    IN_FLIGHT = "in flight"
+    UNKNOWN = "in flight when the run stopped: unknown (a re-run settles it)"
+    REFUSED = "refused by the index"
     UPLOADED = "uploaded"
     SKIPPED = "already on the index"
     WOULD_UPLOAD = "would be uploaded (dry run)"
@@ -36,6 +40,7 @@ class Report:
     status: dict[str, Status] = field(default_factory=dict)
     error: Optional[PublishError] = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _final: bool = field(default=False, repr=False)
 
     def planned(self, dists: list[Distribution]) -> None:
         self.dists = list(dists)
@@ -43,10 +48,44 @@ class Report:
 
     def mark(self, dist: Distribution, status: Status) -> None:
         with self._lock:
-            self.status[dist.filename] = status
+            if not self._final:
+                self.status[dist.filename] = status
 
-    def files(self, status: Status) -> list[Distribution]:
-        return [d for d in self.dists if self.status.get(d.filename) is status]
+    def stopped(self) -> None:
+        """The run stops now: a file still in flight may or may not land, so it is unknown.
+
+        Upload threads that finish later can't change the report any more: it says what was
+        known when it was written, never more.
+        """
+        with self._lock:
+            for name, status in self.status.items():
+                if status is Status.IN_FLIGHT:
+                    self.status[name] = Status.UNKNOWN
+            self._final = True
+
+    def progress_lines(self) -> list[str]:
+        """Which files landed, which may have, which never started: for an error's details."""
+        with self._lock:
+            by_status = {s: [n for n, v in self.status.items() if v is s] for s in Status}
+        landed = by_status[Status.UPLOADED] + by_status[Status.SKIPPED]
+        lines = []
+        if landed:
+            lines.append("Already on the index: " + ", ".join(sorted(landed)))
+        unknown = by_status[Status.UNKNOWN] + by_status[Status.IN_FLIGHT]
+        if unknown:
+            lines.append(
+                "In flight when the run stopped (unknown: a re-run with `skip-existing` "
+                "settles it): " + ", ".join(unknown)
+            )
+        if by_status[Status.REFUSED]:
+            lines.append("Refused by the index: " + ", ".join(by_status[Status.REFUSED]))
+        if by_status[Status.PENDING] and (landed or unknown):
+            lines.append("Not started: " + ", ".join(by_status[Status.PENDING]))
+        return lines
+
+    def files(self, *statuses: Status) -> list[Distribution]:
+        with self._lock:
+            return [d for d in self.dists if self.status.get(d.filename) in statuses]
 
     @property
     def uploaded(self) -> list[Distribution]:
@@ -58,11 +97,10 @@ class Report:
 
     def release_urls(self) -> list[str]:
         """The release pages of the published versions, for PyPI and TestPyPI."""
-        done = (Status.UPLOADED, Status.SKIPPED)
         seen: dict[str, None] = {}
-        for dist in self.dists:
+        for dist in self.files(Status.UPLOADED, Status.SKIPPED):
             url = self.index.release_url(dist.name, dist.version)
-            if url and self.status.get(dist.filename) in done:
+            if url:
                 seen.setdefault(url)
         return list(seen)
 
@@ -70,7 +108,13 @@ class Report:
     def headline(self) -> str:
         uploaded, skipped = len(self.uploaded), len(self.skipped)
         if self.error is not None:
-            return f"Publishing failed ({uploaded} uploaded, {skipped} already there)."
+            unknown = len(self.files(Status.UNKNOWN, Status.IN_FLIGHT))
+            not_started = len(self.files(Status.PENDING))
+            what = "Interrupted" if isinstance(self.error, Interrupted) else "Publishing failed"
+            return (
+                f"{what} ({uploaded} uploaded, {skipped} already there, {unknown} unknown, "
+                f"{not_started} not started)."
+            )
         if self.dry_run:
             would = len(self.files(Status.WOULD_UPLOAD))
             return f"Dry run: {would} {_files(would)} would be uploaded, {skipped} already there."
@@ -84,6 +128,10 @@ class Report:
             console.info(self.headline())
         console.set_output("uploaded", json.dumps([d.filename for d in self.uploaded]))
         console.set_output("skipped", json.dumps([d.filename for d in self.skipped]))
+        unknown = self.files(Status.UNKNOWN, Status.IN_FLIGHT)
+        console.set_output("unknown", json.dumps([d.filename for d in unknown]))
+        pending = self.files(Status.PENDING)
+        console.set_output("not-started", json.dumps([d.filename for d in pending]))
         console.set_output("project-urls", json.dumps(self.release_urls()))
         console.summary(self.markdown())
 

@@ -255,12 +255,14 @@ def send(
             elapsed = clock() - started
             if retry > policy.max_retries or elapsed + wait > policy.max_seconds:
                 tries = f"{retry} attempt{'s' if retry != 1 else ''}"
-                raise UploadError(
+                error = UploadError(
                     f"Uploading {dist.filename} to {sanitize_url(url)} failed after {tries} "
                     f"in {elapsed:.0f} s: {exc.reason}.",
                     fix="The index is unreachable or overloaded: re-run the job later "
                     "(files already uploaded are recognised by their hash and skipped).",
-                ) from None
+                )
+                error.maybe_landed = True
+                raise error from None
             if on_retry:
                 on_retry(
                     f"{dist.filename}: {exc.reason}; retry {retry} of {policy.max_retries} "

@@ -75,6 +75,7 @@ class _Stored:
 class _State:
     behaviours: dict[str, Behaviour] = field(default_factory=dict)
     landed: list[_Stored] = field(default_factory=list)
+    received: list[str] = field(default_factory=list)
     requests: list[tuple[str, str, Mapping[str, str]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -144,6 +145,12 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         with state.lock:
             state.requests.append((self.command, self.path, dict(self.headers.items())))
+            if endpoint == "upload":
+                state.received.extend(
+                    value[0]
+                    for name, value in parse_multipart(tuple(self.headers.items()), body)
+                    if name == "content" and isinstance(value, tuple)
+                )
         behaviour = self._behaviour(endpoint)
         mode = behaviour.mode
         if mode == "hang":
@@ -349,6 +356,12 @@ class HostileIndex:
         """The file names this index stored, in the order they landed."""
         with self._server.state.lock:
             return [f.filename for f in self._server.state.landed]
+
+    @property
+    def received(self) -> list[str]:
+        """The file names of every upload that arrived whole, stored or not."""
+        with self._server.state.lock:
+            return list(self._server.state.received)
 
     def requests_to(self, endpoint: Endpoint) -> list[tuple[str, str, Mapping[str, str]]]:
         """The requests one endpoint received: (method, path, headers)."""
