@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
+from trusted_publish import ondemand
 from trusted_publish._bootstrap import venv_key
 from trusted_publish.inputs import Inputs, env_name, input_name
 from trusted_publish.sandbox import Publisher, Sandbox
@@ -415,7 +416,7 @@ def test_setup_makes_one_venv_per_lock_and_reuses_it_within_a_job(tmp_path: Path
     assert with_attestation_lock.python != with_readme_lock.python
 
     # A venv whose install never finished (the job was cancelled) is made again.
-    marker = Path(with_attestation_lock.python).parents[1] / ".trusted-publish-complete"
+    marker = Path(with_attestation_lock.python).parents[1] / ondemand.MARKER
     marker.unlink()
     fourth = run_setup(action, temp, env)
     assert "(venv new, installed with uv" in fourth.line
