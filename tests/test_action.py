@@ -24,8 +24,9 @@ from typing import Any
 import pytest
 import yaml
 
+from trusted_publish import ondemand
 from trusted_publish._bootstrap import venv_key
-from trusted_publish.inputs import Inputs, env_name, input_name
+from trusted_publish.inputs import Inputs, env_name, input_name, load_inputs
 from trusted_publish.sandbox import Publisher, Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,14 +51,6 @@ PYPA_INPUTS = {
     "print-hash": "false",
     "attestations": "true",
 }
-SNAKE_CASE_TWINS = {
-    "repository_url": "repository-url",
-    "packages_dir": "packages-dir",
-    "verify_metadata": "verify-metadata",
-    "skip_existing": "skip-existing",
-    "print_hash": "print-hash",
-}
-
 WORKFLOW_FILES = sorted(
     [
         *(ROOT / "examples" / "workflows").glob("*.yml"),
@@ -147,40 +140,74 @@ def test_gh_action_pypi_publishs_inputs_are_all_here_with_the_same_defaults() ->
         assert spec.get("required") is False, name
 
 
-def test_every_cli_setting_is_an_input_with_the_clis_default() -> None:
-    # The CLI applies its own defaults to an empty variable; the action must say the same.
+def deprecated_twins(inputs: Mapping[str, Any]) -> dict[str, str]:
+    """The snake_case spellings pypa/gh-action-pypi-publish still takes → their input."""
+    return {
+        name: name.replace("_", "-")
+        for name, spec in inputs.items()
+        if "deprecationMessage" in spec
+    }
+
+
+def test_every_input_is_a_setting_of_the_inputs_model_or_its_deprecated_twin() -> None:
+    # An input the CLI does not read would be silently ignored; a setting without an input
+    # can't be given in a workflow.
     inputs = load_action()["inputs"]
-    for name, field in Inputs.model_fields.items():
-        default = inputs[input_name(name)]["default"]
-        if default == "":
-            assert field.default is None, f"{input_name(name)}: empty, but the CLI has a default"
-            continue
-        given = Inputs.model_validate({name: default})
-        assert getattr(given, name) == field.default, input_name(name)
+    twins = deprecated_twins(inputs)
+    assert set(inputs) - set(twins) == {input_name(field) for field in Inputs.model_fields}
+    for twin, name in twins.items():
+        assert name in inputs, f"{twin} is the twin of no input"
+        assert name in inputs[twin]["deprecationMessage"], twin
+        assert "default" not in inputs[twin], f"{twin}: a default would always win over {name}"
 
 
-def test_every_input_is_a_cli_setting_or_a_deprecated_twin() -> None:
-    # An input the CLI does not read would be silently ignored.
-    settings = {input_name(name) for name in Inputs.model_fields}
-    extra = set(load_action()["inputs"]) - settings - set(SNAKE_CASE_TWINS)
-    assert extra == set()
+@pytest.mark.parametrize("field", Inputs.model_fields)
+def test_every_inputs_default_is_the_models(field: str) -> None:
+    # The CLI applies the model's default to an empty variable; the action must say the same.
+    # action.yml's defaults are strings: read as the CLI reads its variable, they must give
+    # the model's default (and empty means "not given": the model's default is None).
+    default = load_action()["inputs"][input_name(field)]["default"]
+    assert isinstance(default, str), f"{input_name(field)}: quote the default"
+    expected = Inputs.model_fields[field].default
+    if default == "":
+        assert expected is None, f"{input_name(field)}: empty, but the model has {expected!r}"
+    else:
+        assert getattr(load_inputs({}, {env_name(field): default}), field) == expected
 
 
-def test_snake_case_twins_are_deprecated_and_win_when_given() -> None:
-    action = load_action()
-    env = step(action, "publish")["env"]
-    for twin, name in SNAKE_CASE_TWINS.items():
-        spec = action["inputs"][twin]
-        assert "default" not in spec, f"{twin}: a default would always win over {name}"
-        assert name in spec["deprecationMessage"]
-        variable = env_name(twin)
-        assert env[variable] == f"${{{{ inputs.{twin} || inputs.{name} }}}}"
-
-
-def test_every_input_reaches_python_through_env() -> None:
+def test_every_input_reaches_python_through_its_own_variable() -> None:
+    inputs = load_action()["inputs"]
     env = step(load_action(), "publish")["env"]
-    for field in Inputs.model_fields:
-        assert f"inputs.{input_name(field)}" in env[env_name(field)], field
+    given = {name: value for name, value in env.items() if name.startswith("TRUSTED_PUBLISH_")}
+    expected = {
+        env_name(field): f"${{{{ inputs.{input_name(field)} }}}}" for field in Inputs.model_fields
+    }
+    for twin, name in deprecated_twins(inputs).items():
+        # The twin has no default, so it is empty unless the workflow gave it: then it wins.
+        expected[env_name(twin)] = f"${{{{ inputs.{twin} || inputs.{name} }}}}"
+    assert given == expected
+
+
+def normalized(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+@pytest.mark.parametrize("field", Inputs.model_fields)
+def test_every_inputs_description_is_the_models_docstring(field: str) -> None:
+    # One text for the workflow's input and the CLI's --help: the field's docstring.
+    described = load_action()["inputs"][input_name(field)]["description"]
+    assert normalized(described) == normalized(Inputs.model_fields[field].description)
+
+
+def test_the_readme_lists_every_input() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Inputs", 1)[1].split("\n### ", 1)[0]
+    listed = re.findall(r"^\| `([a-z_-]+)` \|", section, flags=re.MULTILINE)
+    inputs = load_action()["inputs"]
+    twins = deprecated_twins(inputs)
+    assert sorted(listed) == sorted(set(inputs) - set(twins))
+    for twin in twins:
+        assert f"`{twin}`" in section, f"the README does not name the deprecated {twin}"
 
 
 def test_every_step_is_bash_with_utf8_and_runs_no_other_action() -> None:
@@ -415,7 +442,7 @@ def test_setup_makes_one_venv_per_lock_and_reuses_it_within_a_job(tmp_path: Path
     assert with_attestation_lock.python != with_readme_lock.python
 
     # A venv whose install never finished (the job was cancelled) is made again.
-    marker = Path(with_attestation_lock.python).parents[1] / ".trusted-publish-complete"
+    marker = Path(with_attestation_lock.python).parents[1] / ondemand.MARKER
     marker.unlink()
     fourth = run_setup(action, temp, env)
     assert "(venv new, installed with uv" in fourth.line

@@ -12,8 +12,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,17 +20,15 @@ from typing import Any
 import jwt
 import pytest
 import requests
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
 
 from support.attestations import LocalSigner
 from support.capture import CaptureServer
 from support.dists import dist_files, read_distribution
+from support.extras import FAILING_INSTALLER, as_private_venv, without_modules
 from support.twine import FAKE_TOKEN, twine_upload
-from test_lock import ROOT, environments, read_lock, tomllib
 from test_trusted_publishing import assert_no_secret
 from test_twine_parity import by_name, forms_by_file
-from trusted_publish import attest, ondemand
+from trusted_publish import attest
 from trusted_publish.attest import PUBLISH_PREDICATE, SUFFIX, SigningError
 from trusted_publish.cli import main
 from trusted_publish.console import Console
@@ -506,18 +502,9 @@ def test_the_form_carries_the_attestation_files_exactly_as_twine_sends_them(
 
 
 @pytest.fixture
-def without_the_libraries(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """sigstore and pypi-attestations missing until an install ran; the installs, recorded."""
-    installs: list[list[str]] = []
-    monkeypatch.setattr(attest, "_importable", lambda: bool(installs))
-
-    def run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-        installs.append(command)
-        assert kwargs["cwd"] == attest.LOCK_FILE.parent  # never the user's workspace
-        return subprocess.CompletedProcess(command, 0, "", "")
-
-    monkeypatch.setattr(ondemand.subprocess, "run", run)
-    return installs
+def without_the_libraries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """sigstore and pypi-attestations missing, as in a Python that never installed them."""
+    without_modules(monkeypatch, "pypi_attestations", "sigstore.sign")
 
 
 def stage_quietly(dist_dir: Path, **values: Any) -> tuple[dict[str, str], str]:
@@ -534,106 +521,34 @@ def stage_quietly(dist_dir: Path, **values: Any) -> tuple[dict[str, str], str]:
     return result, out.getvalue()
 
 
-def test_in_the_actions_venv_they_are_installed_from_their_lock_by_the_installer_that_made_it(
+@pytest.mark.usefixtures("without_the_libraries")
+def test_outside_the_actions_venv_automatic_goes_on_without_and_says_how_to_get_them(
     dist_dir: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    without_the_libraries: list[list[str]],
-) -> None:
-    venv = tmp_path / "venv"
-    venv.mkdir()
-    recorded = [sys.executable, "-I", "-m", "pip", "--python", str(venv / "bin/python"), "install"]
-    marker = {"locks": ["runtime.txt", "readme.txt", "attestations.txt"], "install": recorded}
-    (venv / ondemand.PRIVATE_VENV_MARKER).write_text(json.dumps(marker))
-    monkeypatch.setattr(sys, "prefix", str(venv))
-    _, out = stage_quietly(dist_dir, dry_run=True)  # PyPI, automatic: attestations on
-    assert without_the_libraries == [
-        [*recorded, "--quiet", "--require-hashes", "--only-binary", ":all:", "--no-deps",
-         "-r", str(attest.LOCK_FILE)],
-    ]  # fmt: skip
-    assert "Installing sigstore and pypi-attestations (hash-locked)" in out
-    assert f"Would sign {WHEEL}" in out
-
-
-def test_outside_the_actions_venv_nothing_is_installed_and_automatic_goes_on_without(
-    dist_dir: Path, without_the_libraries: list[list[str]]
 ) -> None:
     values, out = stage_quietly(dist_dir)
     assert values == {}
-    assert without_the_libraries == []
     [warning] = [line for line in out.splitlines() if line.startswith("::warning")]
     assert "No attestations are made." in warning
+    assert "this is not trusted-publish's own environment" in warning
     assert "pip install 'trusted-publish[attestations]'" in warning
 
 
-def test_outside_the_actions_venv_true_stops_the_run(
-    dist_dir: Path, without_the_libraries: list[list[str]]
-) -> None:
+@pytest.mark.usefixtures("without_the_libraries")
+def test_outside_the_actions_venv_true_stops_the_run(dist_dir: Path) -> None:
     with pytest.raises(SigningError) as stopped:
         stage_quietly(dist_dir, attestations=True)
     assert "need the sigstore and pypi-attestations packages" in stopped.value.message
     assert "pip install 'trusted-publish[attestations]'" in (stopped.value.fix or "")
-    assert without_the_libraries == []
 
 
-def test_a_failed_install_stops_the_run_before_any_upload(
+@pytest.mark.usefixtures("without_the_libraries")
+def test_in_the_actions_venv_a_failed_install_stops_the_run_before_any_upload(
     dist_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / ondemand.PRIVATE_VENV_MARKER).write_text("")
-    monkeypatch.setattr(sys, "prefix", str(tmp_path))
-    monkeypatch.setattr(attest, "_importable", lambda: False)
-    monkeypatch.setattr(
-        ondemand.subprocess, "run",
-        lambda command, **_: subprocess.CompletedProcess(command, 1, "", "ERROR: no network"),
-    )  # fmt: skip
+    as_private_venv(monkeypatch, tmp_path / "venv", FAILING_INSTALLER)
     with pytest.raises(SigningError) as stopped:
         stage_quietly(dist_dir)
     assert stopped.value.message == (
         "Nothing was uploaded: installing sigstore and pypi-attestations failed "
         "(exit code 1: ERROR: no network)."
     )
-
-
-# --- the lock ---------------------------------------------------------------------------------
-
-ATTESTATIONS_IN = ROOT / "requirements" / "attestations.in"
-ATTESTATIONS_TXT = ROOT / "requirements" / "attestations.txt"
-RUNTIME_TXT = ROOT / "requirements" / "runtime.txt"
-
-
-def attestations_in() -> list[Requirement]:
-    lines = [x.split("#", 1)[0].strip() for x in ATTESTATIONS_IN.read_text().splitlines()]
-    return [Requirement(x) for x in lines if x and not x.startswith("-c ")]
-
-
-def test_the_lock_is_what_the_action_installs_and_the_extra_names_the_same_packages() -> None:
-    assert attest.LOCK_FILE == ATTESTATIONS_TXT
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    extra = {canonicalize_name(Requirement(r).name)
-             for r in project["optional-dependencies"]["attestations"]}  # fmt: skip
-    # cryptography is in the lock's input only to pick a release with wheels for every runner.
-    wanted = {canonicalize_name(r.name) for r in attestations_in()} - {"cryptography"}
-    assert extra == wanted == {"sigstore", "pypi-attestations"}
-
-
-@pytest.mark.parametrize(("label", "env"), environments(), ids=[e[0] for e in environments()])
-def test_on_every_supported_python_the_lock_satisfies_its_input_and_keeps_the_runtime_pins(
-    label: str, env: dict[str, str]
-) -> None:
-    def chosen(path: Path) -> dict[str, str]:
-        pins: dict[str, str] = {}
-        for entry in read_lock(path):
-            if entry.requirement.marker is None or entry.requirement.marker.evaluate(env):
-                assert entry.name not in pins, f"{label}: {entry.name} is pinned twice"
-                pins[entry.name] = entry.version
-        return pins
-
-    ours, runtime = chosen(ATTESTATIONS_TXT), chosen(RUNTIME_TXT)
-    for requirement in attestations_in():
-        name = canonicalize_name(requirement.name)
-        assert name in ours, f"{label}: the lock has no {name} (run `make lock`)"
-        assert requirement.specifier.contains(ours[name], prereleases=True), (label, name)
-    # Installing it into the action's venv must not change a package the action runs on.
-    shared = ours.keys() & runtime.keys()
-    assert {"pydantic", "requests"} <= shared
-    assert {n: ours[n] for n in shared} == {n: runtime[n] for n in shared}, label

@@ -1,61 +1,24 @@
-"""The fixtures of conftest.py work with the real peers: twine, pip, pypiserver, devpi."""
+"""Our own test fixtures (tests/support/) do what the tests that use them rely on."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
-import subprocess
 import sys
-import zipfile
 from pathlib import Path
-from typing import Protocol
 
 import pytest
 import requests
 
 from support.capture import CannedResponse, CaptureServer
 from support.dists import dist_files
-from support.multipart import FormField, FormValue, MultipartError, parse_multipart
-from support.procs import ServerProcess, ServerStartError, child_env, loopback_session
+from support.multipart import MultipartError, parse_multipart
+from support.procs import ServerProcess, ServerStartError, loopback_session
 from support.pypiserver import run_pypiserver
-from support.twine import FAKE_TOKEN, TwineCapture, twine_requests, twine_upload
 
 pytestmark = pytest.mark.slow
 
 WHEEL = "tp_demo_package-1.0.0-py3-none-any.whl"
 SDIST = "tp_demo_package-1.0.0.tar.gz"
-CLASSIFIERS = [
-    "Development Status :: 5 - Production/Stable",
-    "Intended Audience :: Developers",
-    "Operating System :: OS Independent",
-    "Programming Language :: Python :: 3",
-    "Programming Language :: Python :: 3 :: Only",
-]
-
-
-class PackageIndex(Protocol):
-    """What the pypiserver and devpi fixtures have in common."""
-
-    @property
-    def upload_url(self) -> str: ...
-    @property
-    def index_url(self) -> str: ...
-    @property
-    def user(self) -> str: ...
-    @property
-    def password(self) -> str: ...
-    def files(self) -> list[str]: ...
-
-
-def values(form: list[FormField], name: str) -> list[FormValue]:
-    return [value for key, value in form if key == name]
-
-
-def only(form: list[FormField], name: str) -> FormValue:
-    found = values(form, name)
-    assert len(found) == 1, f"{name}: {found!r}"
-    return found[0]
 
 
 # --- the demo package -------------------------------------------------------------------
@@ -69,66 +32,8 @@ def test_built_dists_are_one_wheel_and_one_sdist(built_dists: Path, dist_dir: Pa
     for path in dist_files(dist_dir):
         assert path.read_bytes() == (built_dists / path.name).read_bytes()
 
-    with zipfile.ZipFile(built_dists / WHEEL) as wheel:
-        metadata = wheel.read("tp_demo_package-1.0.0.dist-info/METADATA").decode()
-    for line in (
-        "Name: tp-demo-package",
-        "Version: 1.0.0",
-        "Description-Content-Type: text/markdown",
-        "License-Expression: MIT",
-        "Keywords: demo,trusted-publishing",
-        "Requires-Python: >=3.9",
-        "Provides-Extra: cli",
-        "Requires-Dist: click>=8; extra == 'cli'",
-        "Project-URL: Homepage, https://example.invalid/tp-demo-package",
-    ):
-        assert line in metadata.splitlines()
 
-
-# --- real indexes: twine uploads, pip downloads ------------------------------------------
-
-
-@pytest.mark.parametrize("index_fixture", ["pypiserver", "devpi"])
-def test_twine_uploads_and_pip_downloads(
-    index_fixture: str, request: pytest.FixtureRequest, dist_dir: Path, tmp_path: Path
-) -> None:
-    index: PackageIndex = request.getfixturevalue(index_fixture)
-    files = dist_files(dist_dir)
-
-    # Uploads need the password: a wrong one is refused and stores nothing.
-    refused = twine_upload(files, index.upload_url, index.user, "wrong-password", check=False)
-    assert refused.returncode != 0
-    assert index.files() == []
-
-    twine_upload(files, index.upload_url, index.user, index.password)
-    assert index.files() == [WHEEL, SDIST]
-
-    # --isolated: no pip.conf, no PIP_FIND_LINKS; the index is the only place to look.
-    download = tmp_path / "download"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--isolated",
-            "download",
-            "--no-deps",
-            "--no-cache-dir",
-            "--index-url",
-            index.index_url,
-            "tp-demo-package==1.0.0",
-            "-d",
-            str(download),
-        ],
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert [path.name for path in download.iterdir()] == [WHEEL]
-    assert (download / WHEEL).read_bytes() == (dist_dir / WHEEL).read_bytes()
+# --- server processes -------------------------------------------------------------------
 
 
 def test_pypiserver_stops_without_leftovers(tmp_path: Path) -> None:
@@ -162,53 +67,27 @@ def test_server_that_dies_reports_its_log_tail(tmp_path: Path) -> None:
     assert "port is bad" in message
 
 
-# --- capture server and twine's reference form ------------------------------------------
+# --- capture server -----------------------------------------------------------------------
 
 
-def test_twine_capture_returns_twines_form(dist_dir: Path, twine_capture: TwineCapture) -> None:
-    forms = twine_capture(dist_dir)
-    assert sorted(forms) == [WHEEL, SDIST]
-    for filename, form in forms.items():
-        data = (dist_dir / filename).read_bytes()
-        assert only(form, ":action") == "file_upload"
-        assert only(form, "protocol_version") == "1"
-        assert only(form, "name") == "tp-demo-package"
-        assert only(form, "version") == "1.0.0"
-        assert only(form, "sha256_digest") == hashlib.sha256(data).hexdigest()
-        assert only(form, "blake2_256_digest") == hashlib.blake2b(data, digest_size=32).hexdigest()
-        assert values(form, "classifiers") == CLASSIFIERS
-        assert only(form, "description_content_type") == "text/markdown"
-        assert only(form, "content") == (filename, data, "application/octet-stream")
-    assert only(forms[WHEEL], "filetype") == "bdist_wheel"
-    assert only(forms[SDIST], "filetype") == "sdist"
-
-
-def test_capture_server_records_raw_requests(dist_dir: Path, capture_server: CaptureServer) -> None:
-    uploads = twine_requests(dist_dir, capture_server)
-    assert [(r.method, r.path) for r in uploads] == [("POST", "/"), ("POST", "/")]
-    token = base64.b64encode(f"__token__:{FAKE_TOKEN}".encode()).decode()
-    for upload in uploads:
-        assert upload.header("authorization") == f"Basic {token}"
-        assert (upload.header("Content-Type") or "").startswith("multipart/form-data; boundary=")
-        assert upload.header("Content-Length") == str(len(upload.body))
-
+def test_capture_server_records_raw_requests_and_answers_as_told(
+    capture_server: CaptureServer,
+) -> None:
     # Canned answers: queued ones first, then the default.
     capture_server.respond_with(403, b"Forbidden")
     capture_server.queue(CannedResponse(503, b"busy"))
     with loopback_session() as session:
-        first = session.put(f"{capture_server.url}x?y=1", data=b"\r\nraw\n", timeout=5)
+        first = session.put(
+            f"{capture_server.url}x?y=1", data=b"\r\nraw\n", headers={"X-Probe": "1"}, timeout=5
+        )
         second = session.get(capture_server.url, timeout=5)
     assert (first.status_code, first.text) == (503, "busy")
     assert (second.status_code, second.text) == (403, "Forbidden")
-    last_put = capture_server.requests[-2]
-    assert (last_put.method, last_put.path, last_put.body) == ("PUT", "/x?y=1", b"\r\nraw\n")
-
-    # twine reports the refusal and fails.
-    refused = twine_upload(
-        dist_files(dist_dir), capture_server.url, "__token__", FAKE_TOKEN, check=False
-    )
-    assert refused.returncode != 0
-    assert "403" in refused.stdout + refused.stderr
+    put, get = capture_server.requests
+    assert (put.method, put.path, put.body) == ("PUT", "/x?y=1", b"\r\nraw\n")
+    assert put.header("x-probe") == "1"  # headers found whatever their case
+    assert put.header("Content-Length") == "6"
+    assert (get.method, get.path, get.body) == ("GET", "/", b"")
 
 
 # --- parse_multipart ----------------------------------------------------------------------

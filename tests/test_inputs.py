@@ -68,7 +68,8 @@ def test_unusable_repository_urls_are_refused(url: str, reason: str) -> None:
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]", "127.8.9.10"])
 def test_plain_http_is_allowed_to_loopback(host: str) -> None:
-    assert load_inputs({"repository_url": f"http://{host}:8080/legacy/"}, {})
+    url = f"http://{host}:8080/legacy/"
+    assert load_inputs({"repository_url": url}, {}).repository_url == url
 
 
 def test_legacy_without_slash_is_completed_rather_than_redirected() -> None:

@@ -1,9 +1,10 @@
-"""The action's runtime lock: requirements/runtime.in, hash-locked into requirements/runtime.txt.
+"""The action's locks: each requirements/<name>.in, hash-locked into requirements/<name>.txt.
 
-`make lock` writes the lock with `uv pip compile --universal --generate-hashes`; the action
-installs it with `--require-hashes --only-binary :all:`. These tests fail when pyproject.toml's
-dependencies, runtime.in and the lock drift apart, which is what happens when someone edits one
-and forgets `make lock`.
+`make lock` writes each lock with `uv pip compile --universal --generate-hashes`; the action
+installs the runtime lock at setup and the extras' locks on demand (`ondemand.LOCKS` names
+them all), every one with `--require-hashes --only-binary :all:`. These tests fail when
+pyproject.toml, a `.in` file and its lock drift apart, which is what happens when someone
+edits one and forgets `make lock`; and when a lock is added that the action does not know.
 """
 
 from __future__ import annotations
@@ -18,15 +19,19 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from trusted_publish import ondemand
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - the dev venv is 3.11 today
     import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNTIME_IN = ROOT / "requirements" / "runtime.in"
-RUNTIME_TXT = ROOT / "requirements" / "runtime.txt"
-FROM_RUNTIME_IN = "-r requirements/runtime.in"
+REQUIREMENTS = ROOT / "requirements"
+RUNTIME_TXT = REQUIREMENTS / "runtime.txt"
+#: Every lock the action installs from, runtime first: (name, lock file).
+LOCKS = list(ondemand.LOCKS.items())
+EXTRA_LOCKS = [(name, lock) for name, lock in LOCKS if name != "runtime"]
 
 # Every Python the action supports, on the runners GitHub offers.
 PYTHONS = ["3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0", "3.14.0"]
@@ -60,7 +65,7 @@ class Locked:
         return spec.version
 
 
-def read_lock(path: Path = RUNTIME_TXT) -> list[Locked]:
+def read_lock(path: Path) -> list[Locked]:
     """The entries of a `uv pip compile --generate-hashes --annotation-style line` file."""
     entries: list[Locked] = []
     logical = re.sub(r"\\\n\s*", " ", path.read_text(encoding="utf-8"))
@@ -76,9 +81,22 @@ def read_lock(path: Path = RUNTIME_TXT) -> list[Locked]:
     return entries
 
 
-def read_requirements_in() -> list[Requirement]:
-    lines = RUNTIME_IN.read_text(encoding="utf-8").splitlines()
-    return [Requirement(x.split("#", 1)[0]) for x in lines if x.split("#", 1)[0].strip()]
+def read_requirements_in(lock: Path) -> list[Requirement]:
+    """The requirements in the `.in` file `lock` was compiled from (`-c` and other options left
+    out)."""
+    lines = [x.split("#", 1)[0].strip() for x in lock.with_suffix(".in").read_text().splitlines()]
+    return [Requirement(x) for x in lines if x and not x.startswith("-")]
+
+
+def pins(lock: Path, env: dict[str, str], label: str) -> dict[str, str]:
+    """Name → version of what `lock` installs in `env`."""
+    chosen: dict[str, str] = {}
+    for entry in read_lock(lock):
+        if entry.requirement.marker is None or entry.requirement.marker.evaluate(env):
+            # pip refuses two pins of one name for one environment; so do we.
+            assert entry.name not in chosen, f"{label}: {entry.name} is pinned twice"
+            chosen[entry.name] = entry.version
+    return chosen
 
 
 def key(req: Requirement) -> tuple[str, frozenset[str], frozenset[str], str]:
@@ -106,19 +124,36 @@ def environments() -> list[tuple[str, dict[str, str]]]:
     return envs
 
 
+def test_the_action_knows_every_lock_and_make_lock_writes_each() -> None:
+    # A lock the action does not know would be missing from the venv key: packages installed
+    # from an old version of it would be reused.
+    on_disk = {path.name for path in REQUIREMENTS.glob("*.txt")} - {"dev.txt"}
+    assert {lock.name for _, lock in LOCKS} == on_disk
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    for _, lock in LOCKS:
+        assert lock.with_suffix(".in").is_file(), lock.name
+        assert f"requirements/{lock.stem}.in" in makefile, f"`make lock` skips {lock.name}"
+        assert f"-o requirements/{lock.name}" in makefile, f"`make lock` skips {lock.name}"
+
+
 def test_runtime_in_lists_exactly_pyprojects_dependencies() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     declared = {key(Requirement(d)) for d in project["dependencies"]}
-    assert {key(r) for r in read_requirements_in()} == declared
+    assert {key(r) for r in read_requirements_in(RUNTIME_TXT)} == declared
 
 
-#: Every lock the action installs from with --require-hashes: the runtime one at setup, the
-#: other two on demand (readme.py, attest.py).
-ALL_LOCKS = [RUNTIME_TXT, *(ROOT / "requirements" / f for f in ("readme.txt", "attestations.txt"))]
+def test_the_attestations_extra_names_the_packages_of_the_attestations_lock() -> None:
+    # What a user installs for attestations outside the action is what the action installs.
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extra = {canonicalize_name(Requirement(r).name)
+             for r in project["optional-dependencies"]["attestations"]}  # fmt: skip
+    # cryptography is in the lock's input only to pick a release with wheels for every runner.
+    wanted = {canonicalize_name(r.name) for r in read_requirements_in(ondemand.ATTESTATIONS.lock)}
+    assert extra == wanted - {"cryptography"}
 
 
-@pytest.mark.parametrize("lock", ALL_LOCKS, ids=[p.name for p in ALL_LOCKS])
-def test_every_locked_file_is_pinned_and_hashed(lock: Path) -> None:
+@pytest.mark.parametrize(("name", "lock"), LOCKS, ids=[name for name, _ in LOCKS])
+def test_every_locked_file_is_pinned_and_hashed(name: str, lock: Path) -> None:
     entries = read_lock(lock)
     assert entries, f"{lock.name} is empty"
     for entry in entries:
@@ -129,42 +164,49 @@ def test_every_locked_file_is_pinned_and_hashed(lock: Path) -> None:
             assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest), (entry.name, digest)
 
 
+@pytest.mark.parametrize(("name", "lock"), LOCKS, ids=[name for name, _ in LOCKS])
 @pytest.mark.parametrize(("label", "env"), environments(), ids=[e[0] for e in environments()])
-def test_the_lock_satisfies_runtime_in_on_every_supported_python(
-    label: str, env: dict[str, str]
+def test_on_every_supported_python_each_lock_satisfies_its_input(
+    name: str, lock: Path, label: str, env: dict[str, str]
 ) -> None:
-    chosen: dict[str, Locked] = {}
-    for entry in read_lock():
-        if entry.requirement.marker is None or entry.requirement.marker.evaluate(env):
-            # pip refuses two pins of one name for one environment; so do we.
-            assert entry.name not in chosen, f"{label}: {entry.name} is pinned twice"
-            chosen[entry.name] = entry
-    for requirement in read_requirements_in():
+    chosen = pins(lock, env, label)
+    for requirement in read_requirements_in(lock):
         if requirement.marker is not None and not requirement.marker.evaluate(env):
             continue
-        name = canonicalize_name(requirement.name)
-        assert name in chosen, f"{label}: the lock has no {name} (run `make lock`)"
-        version = chosen[name].version
-        assert requirement.specifier.contains(version, prereleases=True), (
-            f"{label}: the lock pins {name}=={version}, runtime.in wants {requirement} "
-            "(run `make lock`)"
+        wanted = canonicalize_name(requirement.name)
+        assert wanted in chosen, f"{label}: {lock.name} has no {wanted} (run `make lock`)"
+        assert requirement.specifier.contains(chosen[wanted], prereleases=True), (
+            f"{label}: {lock.name} pins {wanted}=={chosen[wanted]}, {lock.stem}.in wants "
+            f"{requirement} (run `make lock`)"
         )
 
 
-def test_every_locked_package_is_needed_by_runtime_in() -> None:
+@pytest.mark.parametrize(("name", "lock"), EXTRA_LOCKS, ids=[name for name, _ in EXTRA_LOCKS])
+@pytest.mark.parametrize(("label", "env"), environments(), ids=[e[0] for e in environments()])
+def test_installing_an_extra_never_changes_a_package_the_action_runs_on(
+    name: str, lock: Path, label: str, env: dict[str, str]
+) -> None:
+    ours, runtime = pins(lock, env, label), pins(RUNTIME_TXT, env, label)
+    shared = ours.keys() & runtime.keys()
+    assert {n: ours[n] for n in shared} == {n: runtime[n] for n in shared}, label
+
+
+@pytest.mark.parametrize(("name", "lock"), LOCKS, ids=[name for name, _ in LOCKS])
+def test_every_locked_package_is_needed_by_its_input(name: str, lock: Path) -> None:
     # uv's `# via` annotations say who asked for each package; a package whose only reason
-    # was a requirement since removed from runtime.in is a stale lock.
-    entries = read_lock()
-    direct = {canonicalize_name(r.name) for r in read_requirements_in()}
-    needed = {e.name for e in entries if FROM_RUNTIME_IN in e.via and e.name in direct}
-    assert needed == direct, "runtime.in names a package the lock does not have: `make lock`"
+    # was a requirement since removed from the `.in` file is a stale lock.
+    entries = read_lock(lock)
+    from_input = f"-r requirements/{lock.stem}.in"
+    direct = {canonicalize_name(r.name) for r in read_requirements_in(lock)}
+    needed = {e.name for e in entries if from_input in e.via and e.name in direct}
+    assert needed == direct, f"{lock.stem}.in names a package {lock.name} lacks: `make lock`"
     changed = True
     while changed:
         reached = {e.name for e in entries if {canonicalize_name(v) for v in e.via} & needed}
         changed = not reached <= needed
         needed |= reached
     stale = sorted({e.name for e in entries} - needed)
-    assert stale == [], f"locked but not needed by runtime.in: {stale} (run `make lock`)"
+    assert stale == [], f"locked in {lock.name} but not needed: {stale} (run `make lock`)"
 
 
 def test_the_lock_parser_reads_markers_hashes_and_reasons(tmp_path: Path) -> None:
@@ -181,5 +223,5 @@ def test_the_lock_parser_reads_markers_hashes_and_reasons(tmp_path: Path) -> Non
     alpha, beta = read_lock(sample)
     assert (alpha.name, alpha.version, len(alpha.hashes)) == ("alpha", "1.0", 2)
     assert str(alpha.requirement.marker) == 'python_full_version < "3.10"'
-    assert alpha.via == [FROM_RUNTIME_IN]
+    assert alpha.via == ["-r requirements/runtime.in"]
     assert (beta.name, beta.via) == ("beta", ["alpha", "gamma"])

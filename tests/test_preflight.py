@@ -33,7 +33,7 @@ from builders import (
     truncate,
 )
 from support.dists import build_dists
-from trusted_publish import ondemand, readme
+from support.extras import FAILING_INSTALLER, as_private_venv, without_modules
 from trusted_publish.cli import main
 from trusted_publish.console import Console
 from trusted_publish.dists import collect
@@ -556,101 +556,42 @@ def test_an_rst_readme_is_checked_with_readme_renderer(tmp_path: Path) -> None:
     assert "Title underline too short" in problems_of(tmp_path)
 
 
-def test_outside_a_venv_readme_renderer_is_not_installed_and_a_notice_says_how(
+def test_outside_the_actions_venv_readme_renderer_is_not_installed_and_a_notice_says_how(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(readme, "_import_renderer", lambda: None)
-    monkeypatch.setattr(sys, "base_prefix", sys.prefix)
-    monkeypatch.setattr(ondemand.subprocess, "run", _must_not_run)
+    without_modules(monkeypatch, "readme_renderer.rst")
     make_wheel(tmp_path, metadata=BROKEN_RST)
     out = io.StringIO()
-    collect(
+    dists = collect(
         tmp_path,
         verify_metadata=True,
         console=Console(env={}, out=out, err=out),
         index=Index.from_urls(),
     )
-    assert "The reStructuredText README was not checked" in out.getvalue()
-    assert "`pip install readme-renderer`" in out.getvalue()
+    assert len(dists) == 1  # not checked, so not refused
+    assert out.getvalue().splitlines() == [
+        "notice: The reStructuredText README was not checked: that needs readme-renderer, "
+        "which is not installed (this is not trusted-publish's own environment, and we do not "
+        "install into yours). Run `pip install readme-renderer` to check it here; PyPI checks "
+        "it on upload."
+    ]
 
 
-def test_in_a_users_venv_nothing_is_installed_either(
+def test_in_the_actions_venv_a_failed_install_is_a_warning_not_a_failure(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(readme, "_import_renderer", lambda: None)
-    monkeypatch.setattr(sys, "prefix", str(tmp_path / "their-venv"))
-    monkeypatch.setattr(ondemand.subprocess, "run", _must_not_run)
-    assert readme.why_not_install() == (
-        "this is not trusted-publish's own environment, and we do not install into yours"
-    )
-
-
-def test_in_the_actions_private_venv_readme_renderer_is_installed_from_its_lock(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    venv = tmp_path / "venv"
-    venv.mkdir()
-    (venv / readme.PRIVATE_VENV_MARKER).write_text("")
-    monkeypatch.setattr(sys, "prefix", str(venv))
-    installed: list[list[str]] = []
-    really_import = readme._import_renderer
-    monkeypatch.setattr(readme, "_import_renderer", lambda: really_import() if installed else None)
-
-    def pip(command: list[str], **_: Any) -> subprocess.CompletedProcess[str]:
-        installed.append(command)
-        return subprocess.CompletedProcess(command, 0, "", "")
-
-    monkeypatch.setattr(ondemand.subprocess, "run", pip)
-    make_wheel(tmp_path / "dist", metadata=BROKEN_RST)
-    make_sdist(tmp_path / "dist", metadata=BROKEN_RST)
-    assert "Title underline too short" in problems_of(tmp_path / "dist")
-    # Once for the run, with the hash-locked file, binaries only, into this interpreter.
-    assert installed == [
-        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "--no-input", "--require-hashes", "--only-binary", ":all:", "--no-deps",
-         "-r", str(readme.LOCK_FILE)],
-    ]  # fmt: skip
-
-
-def test_a_failed_install_is_a_warning_not_a_failure(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    (tmp_path / readme.PRIVATE_VENV_MARKER).write_text("")
-    monkeypatch.setattr(sys, "prefix", str(tmp_path))
-    monkeypatch.setattr(readme, "_import_renderer", lambda: None)
-    monkeypatch.setattr(
-        ondemand.subprocess,
-        "run",
-        lambda command, **_: subprocess.CompletedProcess(command, 1, "", "ERROR: no network"),
-    )
+    without_modules(monkeypatch, "readme_renderer.rst")
+    as_private_venv(monkeypatch, tmp_path / "venv", FAILING_INSTALLER)
     make_wheel(tmp_path / "dist", metadata=BROKEN_RST)
     out = io.StringIO()
-    collect(
-        tmp_path / "dist",
-        verify_metadata=True,
-        console=Console(env={}, out=out, err=out),
-        index=Index.from_urls(),
+    console = Console(env={}, out=out, err=out)
+    dists = collect(
+        tmp_path / "dist", verify_metadata=True, console=console, index=Index.from_urls()
     )
-    assert "installing readme-renderer failed (exit code 1: ERROR: no network)" in out.getvalue()
-
-
-def test_the_private_venv_is_recognised_by_the_marker_the_setup_step_writes() -> None:
-    from trusted_publish import _bootstrap
-
-    assert readme.PRIVATE_VENV_MARKER == _bootstrap._COMPLETE
-
-
-def test_the_readme_lock_pins_readme_renderer_and_its_dependencies_by_hash() -> None:
-    text = readme.LOCK_FILE.read_text()
-    blocks = [b for b in text.split("\n") if b and not b.startswith((" ", "#"))]
-    assert {b.split("==")[0] for b in blocks} >= {"readme-renderer", "docutils", "nh3", "pygments"}
-    for requirement in blocks:
-        after = text.split(requirement, 1)[1]
-        assert after.lstrip(" \\\n").startswith("--hash=sha256:"), requirement
-
-
-def _must_not_run(*args: Any, **kwargs: Any) -> None:
-    raise AssertionError(f"nothing may be installed here: {args}")
+    assert len(dists) == 1
+    text = out.getvalue()
+    assert "Installing readme-renderer (hash-locked) to check the reStructuredText README" in text
+    assert "installing readme-renderer failed (exit code 1: ERROR: no network)" in text
 
 
 # --- `trusted-publish check` -----------------------------------------------------------------

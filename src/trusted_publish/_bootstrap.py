@@ -1,8 +1,9 @@
 """The action's glue: set up a private venv (`setup`, the default), then run the CLI in it (`run`).
 
 action.yml runs `python -I _bootstrap.py` with whatever Python >= 3.9 the runner has, before
-any dependency exists, so this file uses the standard library only. It makes a venv under
-`$RUNNER_TEMP`, keyed by the lock file's digest and the Python that made it: a second use of
+any dependency exists, so this file uses the standard library only (and `ondemand`, which
+does too, for the names of the locks and of the venv's marker). It makes a venv under
+`$RUNNER_TEMP`, keyed by the lock files' digest and the Python that made it: a second use of
 the action in the same job reuses it, a new lock (a new action version) or another Python
 gets a new one. Nothing is installed into the user's Python or put on their PATH.
 
@@ -15,7 +16,6 @@ The only path added is this checkout's `src/`, so the code that runs is the acti
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import platform
 import shutil
@@ -26,11 +26,6 @@ import time
 from pathlib import Path
 from typing import Optional
 
-#: Written into a venv once its install finished; a venv without it is not trusted. It holds
-#: JSON: {"locks": [...], "install": [...]}, where "install" is the command prefix (ending in
-#: `install`) that installs into this venv, for code that adds a locked extra later (the venv
-#: made with pip has no pip of its own: the runner's pip installs into it).
-_COMPLETE = ".trusted-publish-complete"
 #: Part of the venv key: bump it when the way a venv is made changes, so old ones are not reused.
 _LAYOUT = "1"
 #: The oldest pip with `--python`, which installs into a venv made without pip (seconds faster).
@@ -41,17 +36,6 @@ _PIP_WITH_PYTHON_OPTION = (22, 3)
 _ISOLATED = ("-I", "-X", "utf8")
 
 _SRC = Path(__file__).resolve().parents[1]
-_ACTION_PATH = _SRC.parent
-_LOCK = _ACTION_PATH / "requirements" / "runtime.txt"
-#: Locks whose packages may end up in the venv: the runtime lock, installed here, and the
-#: README-rendering and attestation locks, installed on demand by the publish step (never
-#: here: a run that needs neither must not wait for them). A change to any of them means a
-#: new venv, so packages installed on demand from an old lock are never reused.
-_VENV_LOCKS = (
-    _LOCK,
-    _ACTION_PATH / "requirements" / "readme.txt",
-    _ACTION_PATH / "requirements" / "attestations.txt",
-)
 
 
 def _venv_python(venv: Path) -> Path:
@@ -142,21 +126,29 @@ def _write_output(name: str, value: str) -> None:
 
 def setup() -> int:
     started = time.monotonic()
-    if not _LOCK.is_file():
-        return _fail(f"The action's lock file {_LOCK} is missing: the action checkout is broken.")
+    # By name, not path: `main` put this checkout's src/ first on sys.path.
+    from trusted_publish import ondemand
+
+    lock = ondemand.RUNTIME_LOCK
+    if not lock.is_file():
+        return _fail(f"The action's lock file {lock} is missing: the action checkout is broken.")
     base = Path(os.environ.get("RUNNER_TEMP") or tempfile.gettempdir()) / "trusted-publish"
-    locks = b"".join(path.read_bytes() for path in _VENV_LOCKS if path.is_file())
+    # Every lock whose packages may end up in the venv: the runtime lock, installed here, and
+    # the extras' locks, installed on demand by the publish step (never here: a run that needs
+    # none must not wait for them). A change to any of them means a new venv, so packages
+    # installed on demand from an old lock are never reused.
+    locks = b"".join(path.read_bytes() for path in ondemand.LOCKS.values() if path.is_file())
     key = venv_key(locks, sys.executable, sys.version, platform.machine())
     venv = base / f"venv-{key}"
     python = _venv_python(venv)
-    if (venv / _COMPLETE).is_file() and python.is_file():
+    if (venv / ondemand.MARKER).is_file() and python.is_file():
         how = "reused from an earlier step"
     else:
         # A half-made venv (a cancelled run, a full disk) is not trusted: start it over.
         shutil.rmtree(venv, ignore_errors=True)
         base.mkdir(parents=True, exist_ok=True)
         try:
-            installer, install = _install(venv, _LOCK, base)
+            installer, install = _install(venv, lock, base)
         except (subprocess.CalledProcessError, OSError) as exc:
             shutil.rmtree(venv, ignore_errors=True)
             return _fail(
@@ -165,9 +157,8 @@ def setup() -> int:
                 "files other than the ones this action version was locked to."
             )
         how = f"new, installed with {installer}"
-        locked = [path.name for path in _VENV_LOCKS if path.is_file()]
-        marker = {"locks": locked, "install": install}
-        (venv / _COMPLETE).write_text(json.dumps(marker, indent=1), encoding="utf-8")
+        # Last: a venv without the marker is not trusted, and made again.
+        ondemand.mark_private_venv(venv, install)
     # Forward slashes: bash on Windows runners runs `C:/…/python.exe` as it is.
     _write_output("python", python.as_posix())
     print(
@@ -180,13 +171,15 @@ def setup() -> int:
 
 def run(argv: list[str]) -> int:
     """Run the CLI from this checkout (inside the venv's Python)."""
-    sys.path.insert(0, str(_SRC))
     from trusted_publish.cli import main as cli_main
 
     return cli_main(argv)
 
 
 def main(argv: list[str]) -> int:
+    # Isolated mode (-I) leaves the script's own folder off sys.path; this checkout's src/
+    # goes first, so the package that runs is the action's own.
+    sys.path.insert(0, str(_SRC))
     if argv[:1] == ["run"]:
         return run(argv[1:])
     if argv in ([], ["setup"]):

@@ -21,7 +21,6 @@ private venv when a run makes attestations, and only then (see `ondemand`).
 
 from __future__ import annotations
 
-import importlib
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -48,10 +47,6 @@ PUBLISH_PREDICATE = "https://docs.pypi.org/attestations/publish/v1"
 SUFFIX = ".publish.attestation"
 #: The OIDC audience Sigstore's certificate authority (Fulcio) accepts.
 SIGSTORE_AUDIENCE = "sigstore"
-#: The lock of sigstore, pypi-attestations and their dependencies.
-LOCK_FILE = ondemand.REQUIREMENTS / "attestations.txt"
-#: What a user installs to make attestations outside the action's own venv.
-EXTRA = "trusted-publish[attestations]"
 #: Seconds after which a new signing certificate is asked for. Fulcio's certificates live 10
 #: minutes and a signature needs a valid one; signing many large files can outlast that.
 CERTIFICATE_REFRESH = 8 * 60.0
@@ -252,15 +247,6 @@ def _read(path: Path) -> Any:
 # --- the libraries, installed on demand ------------------------------------------------------
 
 
-def _importable() -> bool:
-    try:
-        importlib.import_module("pypi_attestations")
-        importlib.import_module("sigstore.sign")
-    except ImportError:
-        return False
-    return True
-
-
 def _libraries(console: Console, *, explicit: bool) -> bool:
     """Make sigstore and pypi-attestations importable: True when they are.
 
@@ -268,31 +254,27 @@ def _libraries(console: Console, *, explicit: bool) -> bool:
     install into someone else's Python, so a run left to decide (automatic) goes on without
     attestations and says so, and a run that asked for them (`true`) stops.
     """
-    if _importable():
-        return True
-    reason = ondemand.why_not_install(LOCK_FILE)
-    if reason is not None:
-        message = (
-            "Attestations need the sigstore and pypi-attestations packages, which are not "
-            f"installed ({reason})."
-        )
-        fix = f"Run `pip install '{EXTRA}'` in this environment, or " + _OFF_FIX + "."
-        if explicit:
-            raise SigningError(message, fix=fix)
-        console.warning(f"No attestations are made. {message} {fix}")
-        return False
-    console.info("Installing sigstore and pypi-attestations (hash-locked) to sign the files.")
+    extra = ondemand.ATTESTATIONS
     started = time.monotonic()
-    failure = ondemand.install(LOCK_FILE)
-    if failure is None and not _importable():
-        failure = "they installed but can't be imported"
-    if failure is not None:
+    found = ondemand.ensure(extra, console)
+    if found.ready:
+        if found.attempted:
+            console.info(f"Installed them in {time.monotonic() - started:.1f} s.")
+        return True
+    if found.attempted:
         raise SigningError(
-            f"Nothing was uploaded: installing sigstore and pypi-attestations failed ({failure}).",
+            f"Nothing was uploaded: installing {extra.packages} failed ({found.why_not}).",
             fix="Re-run the job if the package index was unreachable; or " + _OFF_FIX + ".",
         )
-    console.info(f"Installed them in {time.monotonic() - started:.1f} s.")
-    return True
+    message = (
+        f"Attestations need the {extra.packages} packages, which are not installed "
+        f"({found.why_not})."
+    )
+    fix = f"Run `{extra.install_elsewhere}` in this environment, or " + _OFF_FIX + "."
+    if explicit:
+        raise SigningError(message, fix=fix)
+    console.warning(f"No attestations are made. {message} {fix}")
+    return False
 
 
 # --- the real signer -------------------------------------------------------------------------

@@ -44,56 +44,68 @@ class Inputs(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     repository_url: str = PYPI_UPLOAD_URL
-    """The index's legacy upload endpoint (PyPI's by default; TestPyPI's is
-    https://test.pypi.org/legacy/). https://, or http:// to a loopback host."""
+    """The index's upload URL. PyPI's is the default; TestPyPI's is
+    https://test.pypi.org/legacy/. Must be https:// (http:// only to a loopback address)."""
 
     packages_dir: Path = Path("dist")
-    """The folder holding the distributions to upload (wheels and sdists). Its sub-folders are
-    searched too (an artifact download makes one per artifact); a file name found twice is
-    refused. A folder, not a glob pattern."""
+    """The folder holding the wheels and sdists to upload, relative to the workspace. Its
+    sub-folders are searched too (an artifact download makes one per artifact); other files
+    are skipped with a notice, and a file name found twice is refused. A folder, not a glob
+    pattern."""
 
     user: str = TOKEN_USER
-    """User name for password uploads; `__token__` with an API token or trusted publishing."""
+    """User name for an upload with `password`. Leave it at `__token__` for trusted publishing
+    and for API tokens; only an index that takes real passwords needs another name."""
 
     password: Optional[SecretStr] = None
-    """An API token or password. Empty means trusted publishing (OIDC): no secret at all."""
+    """An API token (or password) from a secret, e.g. `secrets.PYPI_API_TOKEN`. Leave it empty
+    for trusted publishing (OIDC), which needs `permissions: id-token: write` on the job and
+    no secret at all."""
 
     skip_existing: bool = False
-    """Do not fail when a file is already on the index."""
+    """Also skip a file the index has under the same name when its hash can't be compared, so
+    that a release that was only partly published can be re-run. A file the index has byte
+    for byte is always skipped; one with other contents always stops the run."""
 
     verify_metadata: bool = True
-    """Check every distribution's metadata before the first upload."""
+    """Check every distribution's metadata before the first upload: each core-metadata field
+    and, on PyPI and TestPyPI, PyPI's own rules (among them: the README renders). A bad file
+    stops the run with nothing published. File names and the fields the upload needs are
+    checked either way."""
 
     verbose: bool = False
-    """Print debug detail (never a credential)."""
+    """Print debug lines (never a credential)."""
 
     print_hash: bool = False
-    """Print each file's SHA-256, BLAKE2b-256 and MD5 digests."""
+    """Print each file's SHA-256, BLAKE2b-256 and MD5 digests before the first upload."""
 
     dry_run: bool = False
-    """Do everything but upload: check the files, exchange the OIDC token (proving the
+    """Do everything but upload: check the files, exchange the OIDC token (which proves the
     index's trusted-publisher configuration), ask which files the index has, and report
     what would be uploaded."""
 
     max_parallel: int = Field(default=4, ge=1, le=32)
-    """How many files upload at once (the first file of each release always goes alone,
-    since it creates the release). 1 uploads one file at a time."""
+    """How many files upload at once (1 to 32). The first file of each release always goes
+    alone, since it creates the release; 1 uploads one file at a time."""
 
     max_retries: int = Field(default=5, ge=0, le=20)
-    """How often one file is retried after a connection error, a timeout, a 5xx or a 429."""
+    """How often one file is retried (0 to 20) after a connection error, a timeout, a 5xx or
+    a 429 answer, with back-off."""
 
     retry_timeout: float = Field(default=600.0, ge=0, le=3600)
-    """Seconds after a file's first attempt past which no retry starts."""
+    """Seconds after a file's first attempt past which no retry starts (0 to 3600)."""
 
     index_url: Optional[str] = None
-    """The index's simple API (PEP 503/691), asked which files it already has. Derived from
-    `repository-url` when empty (PyPI and TestPyPI use their JSON API)."""
+    """The index's simple API (PEP 503/691), asked which files it already has. Empty means
+    derived from `repository-url`; PyPI and TestPyPI are asked through their JSON API."""
 
     attestations: Optional[bool] = None
-    """Sign every file with a Sigstore identity and upload its PEP 740 attestation. Empty
-    (automatic): made with trusted publishing to PyPI or TestPyPI, skipped with a notice
-    otherwise. true: made with trusted publishing to any index (it must take them), an error
-    with a password. false: never."""
+    """Sign every file with the workflow's Sigstore identity and upload its PEP 740
+    attestation (signed provenance, shown on PyPI). Empty (the default, automatic): made
+    with trusted publishing to PyPI or TestPyPI, skipped with one notice elsewhere. `true`:
+    made with trusted publishing to any index (it must take them), an error with a
+    `password`. `false`: never. An existing `<file>.publish.attestation` is checked and
+    uploaded instead of signing again."""
 
     @field_validator(
         "skip_existing", "verify_metadata", "verbose", "print_hash", "dry_run", mode="before"

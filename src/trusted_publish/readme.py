@@ -21,29 +21,14 @@ from __future__ import annotations
 import importlib
 import io
 import re
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Callable, Optional
 
 from . import ondemand
-from .ondemand import PRIVATE_VENV_MARKER
 
 if TYPE_CHECKING:
     from .console import Console
 
-# The marker is re-exported: callers and tests know it by this module too.
-__all__ = [
-    "LOCK_FILE",
-    "PRIVATE_VENV_MARKER",
-    "ReadmeCheck",
-    "content_type",
-    "install_command",
-    "why_not_install",
-]
-
 RenderRst = Callable[..., Optional[str]]
-
-#: The lock of readme-renderer and its dependencies, next to the action's runtime lock.
-LOCK_FILE = ondemand.REQUIREMENTS / "readme.txt"
 
 _HELP = "https://pypi.org/help/#description-content-type"
 _DOCUTILS_REPORT = re.compile(
@@ -129,52 +114,27 @@ class ReadmeCheck:
     def _renderer(self) -> RenderRst | None:
         if not self._looked_for_renderer:
             self._looked_for_renderer = True
-            self._render = _import_renderer() or self._install_renderer()
+            self._render = self._find_renderer()
         return self._render
 
-    def _install_renderer(self) -> RenderRst | None:
-        reason = why_not_install()
-        if reason is not None:
+    def _find_renderer(self) -> RenderRst | None:
+        extra = ondemand.README
+        found = ondemand.ensure(extra, self._console)
+        if found.ready:
+            render: RenderRst = importlib.import_module("readme_renderer.rst").render
+            return render
+        if not found.attempted:
             self._console.notice(
-                "The reStructuredText README was not checked: that needs readme-renderer, "
-                f"which is not installed ({reason}). Run `pip install readme-renderer` to "
+                f"The reStructuredText README was not checked: that needs {extra.packages}, "
+                f"which is not installed ({found.why_not}). Run `{extra.install_elsewhere}` to "
                 "check it here; PyPI checks it on upload."
             )
             return None
-        self._console.info(
-            "Installing readme-renderer (hash-locked) to check the reStructuredText README "
-            "as PyPI renders it."
-        )
-        failure = ondemand.install(LOCK_FILE)
-        if failure is None:
-            render = _import_renderer()
-            if render is not None:
-                return render
-            failure = "it installed but can't be imported"
         self._console.warning(
-            f"The reStructuredText README was not checked: installing readme-renderer failed "
-            f"({failure}). PyPI checks it on upload."
+            f"The reStructuredText README was not checked: installing {extra.packages} failed "
+            f"({found.why_not}). PyPI checks it on upload."
         )
         return None
-
-
-def _import_renderer() -> RenderRst | None:
-    try:
-        module = importlib.import_module("readme_renderer.rst")
-    except ImportError:
-        return None
-    render: RenderRst = module.render
-    return render
-
-
-def why_not_install() -> str | None:
-    """None when readme-renderer may be installed into this interpreter, else why not."""
-    return ondemand.why_not_install(LOCK_FILE)
-
-
-def install_command() -> Sequence[str]:
-    """The command that installs readme-renderer's lock into this venv."""
-    return ondemand.install_command(LOCK_FILE)
 
 
 def _docutils_reports(text: str) -> str:
