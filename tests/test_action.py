@@ -26,7 +26,7 @@ import yaml
 
 from trusted_publish._bootstrap import venv_key
 from trusted_publish.inputs import Inputs, env_name, input_name
-from trusted_publish.sandbox import Publisher, Sandbox
+from trusted_publish_sandbox import Publisher, Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 ACTION = ROOT / "action.yml"

@@ -41,8 +41,8 @@ from trusted_publish.exchange import TrustedPublishingCredentials
 from trusted_publish.gha import Console
 from trusted_publish.inputs import Inputs, load_inputs
 from trusted_publish.publish import publish
-from trusted_publish.sandbox import Sandbox
 from trusted_publish.upload import send
+from trusted_publish_sandbox import Sandbox
 
 PROJECT = "tp-demo-package"
 WHEEL = "tp_demo_package-1.0.0-py3-none-any.whl"

@@ -20,7 +20,7 @@ from trusted_publish.cli import main
 from trusted_publish.diagnose import Publisher as ClaimedPublisher
 from trusted_publish.diagnose import refusal_help
 from trusted_publish.oidc import unverified_claims
-from trusted_publish.sandbox import Identity, Publisher, Sandbox
+from trusted_publish_sandbox import Identity, Publisher, Sandbox
 
 PROJECT = "tp-demo-package"
 

@@ -14,7 +14,7 @@ from support.devpi import DevpiIndex
 from support.pypiserver import PypiServer
 from support.twine import twine_upload
 from trusted_publish.existing import Lookup, simple_index_candidates
-from trusted_publish.sandbox import Sandbox
+from trusted_publish_sandbox import Sandbox
 
 PROJECT, VERSION = "tp-demo-package", "1.0.0"
 

@@ -20,14 +20,14 @@ import time
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import jwt
 import pytest
 import requests
 
-from trusted_publish.sandbox import Identity, Publisher, Sandbox
-from trusted_publish.sandbox.multipart import MultipartParser, PartHeaders
+from trusted_publish_sandbox import Identity, Publisher, Sandbox
+from trusted_publish_sandbox.multipart import MultipartParser, PartHeaders
 
 # --------------------------------------------------------------------------------------
 # helpers: HTTP, distributions, the upload form
@@ -1001,33 +1001,44 @@ def test_uv_publishes_with_trusted_publishing_over_tls(tmp_path: Path) -> None:
             assert secret not in output
 
 
-def test_cli_prints_the_environment_and_stops_on_sigterm() -> None:
+STANDALONE = [sys.executable, "-m", "trusted_publish_sandbox"]
+# The client's command runs the standalone one as a child process and passes SIGTERM on.
+THROUGH_THE_CLIENT = [sys.executable, "-m", "trusted_publish", "sandbox"]
+
+
+def start_cli(command: list[str]) -> tuple[subprocess.Popen[str], dict[str, str], str]:
+    """Start the sandbox's command line; return it, its NAME=value lines and its base URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "trusted_publish.sandbox", "--port", "0"],
+        [*command, "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=child_env(),
     )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip("\n"))
+        if line.startswith("sandbox ready on "):
+            break
+    assert [line.split("=", 1)[0] for line in lines[:4]] == [
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        "TRUSTED_PUBLISH_REPOSITORY_URL",
+        "INDEX_URL",
+    ]
+    values = dict(line.split("=", 1) for line in lines[:4])
+    return proc, values, lines[4].removeprefix("sandbox ready on ")
+
+
+@pytest.mark.parametrize("command", [STANDALONE, THROUGH_THE_CLIENT], ids=["standalone", "client"])
+def test_cli_prints_the_environment_and_stops_on_sigterm(command: list[str]) -> None:
+    proc, values, base = start_cli(command)
     try:
-        assert proc.stdout is not None
-        lines: list[str] = []
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line.rstrip("\n"))
-            if line.startswith("sandbox ready on "):
-                break
-        assert [line.split("=", 1)[0] for line in lines[:4]] == [
-            "ACTIONS_ID_TOKEN_REQUEST_URL",
-            "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-            "TRUSTED_PUBLISH_REPOSITORY_URL",
-            "INDEX_URL",
-        ]
-        values: dict[str, Any] = dict(line.split("=", 1) for line in lines[:4])
-        base = lines[4].removeprefix("sandbox ready on ")
         assert values["TRUSTED_PUBLISH_REPOSITORY_URL"] == f"{base}/legacy/"
         token = session().get(
             values["ACTIONS_ID_TOKEN_REQUEST_URL"] + "&audience=pypi",
@@ -1039,7 +1050,39 @@ def test_cli_prints_the_environment_and_stops_on_sigterm() -> None:
         assert minted.status_code == 200, minted.text
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
+        with pytest.raises(requests.ConnectionError):
+            session().get(f"{base}/simple/", timeout=5)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_client_command_stops_the_sandbox_on_ctrl_c_with_130() -> None:
+    # Only the client's process gets SIGINT here (a terminal would signal both): it must
+    # end the child itself rather than leave a sandbox running.
+    proc, _values, base = start_cli(THROUGH_THE_CLIENT)
+    try:
+        assert session().get(f"{base}/simple/", timeout=5).status_code == 200
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 130
+        with pytest.raises(requests.ConnectionError):
+            session().get(f"{base}/simple/", timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_client_command_shows_the_sandbox_help() -> None:
+    result = subprocess.run(
+        [*THROUGH_THE_CLIENT, "--help"],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: python -m trusted_publish_sandbox")
+    assert "--publisher OWNER/REPO:WORKFLOW.yml[:ENV]" in result.stdout

@@ -24,7 +24,7 @@ from trusted_publish.cli import main
 from trusted_publish.errors import CredentialError
 from trusted_publish.exchange import mint_token
 from trusted_publish.gha import Console
-from trusted_publish.sandbox import Identity, Publisher, Sandbox
+from trusted_publish_sandbox import Identity, Publisher, Sandbox
 
 PROJECT = "tp-demo-package"
 

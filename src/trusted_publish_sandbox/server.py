@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SandboxHTTPServer"]
 
-logger = logging.getLogger("trusted_publish.sandbox")
+logger = logging.getLogger("trusted_publish_sandbox")
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 _SIMPLE_TYPES = {

@@ -42,7 +42,7 @@ def _user(spec: str) -> tuple[str, str]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m trusted_publish.sandbox",
+        prog="python -m trusted_publish_sandbox",
         description="Local GitHub OIDC token service + PyPI with trusted publishing.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")

@@ -4,7 +4,7 @@
 runner exposes to jobs with ``id-token: write`` (plus its JWKS), and a PyPI with
 trusted publishing (``/_/oidc/audience``, ``/_/oidc/mint-token``), the legacy upload
 API (``/legacy/``), the simple index and the JSON API. Answers, status codes and
-texts follow pypi/warehouse. ``python -m trusted_publish.sandbox`` runs it standalone.
+texts follow pypi/warehouse. ``python -m trusted_publish_sandbox`` runs it standalone.
 """
 
 from __future__ import annotations
