@@ -26,7 +26,7 @@ import jwt
 import pytest
 import requests
 
-from trusted_publish_sandbox import Identity, Publisher, Sandbox
+from trusted_publish_sandbox import Identity, RegisteredPublisher, Sandbox
 from trusted_publish_sandbox.multipart import MultipartParser, PartHeaders
 
 # --------------------------------------------------------------------------------------
@@ -389,13 +389,13 @@ NOT_FOUND = (
         pytest.param(Identity(workflow="ci.yml"), None, NOT_FOUND, id="other-workflow"),
         pytest.param(
             Identity(environment="staging"),
-            [Publisher("octo-org/demo", "release.yml", environment="pypi")],
+            [RegisteredPublisher("octo-org/demo", "release.yml", environment="pypi")],
             NOT_FOUND,
             id="environment-mismatch",
         ),
         pytest.param(
             Identity(environment=None),
-            [Publisher("octo-org/demo", "release.yml", environment="pypi")],
+            [RegisteredPublisher("octo-org/demo", "release.yml", environment="pypi")],
             NOT_FOUND,
             id="environment-missing",
         ),
@@ -435,7 +435,7 @@ NOT_FOUND = (
 def test_mint_invalid_publisher(
     sb: Sandbox,
     identity: Identity,
-    publishers: Optional[list[Publisher]],
+    publishers: Optional[list[RegisteredPublisher]],
     description: str,
 ) -> None:
     if publishers is not None:
@@ -475,8 +475,8 @@ def test_tls_and_burn_token(tmp_path: Path) -> None:
 
 def test_publisher_matching_rules(sb: Sandbox) -> None:
     sb.publishers = [
-        Publisher("octo-org/demo", "release.yml"),
-        Publisher("octo-org/demo", "release.yml", environment="PyPI"),
+        RegisteredPublisher("octo-org/demo", "release.yml"),
+        RegisteredPublisher("octo-org/demo", "release.yml", environment="PyPI"),
     ]
     # Owner/repo compare without case; the environment-bound publisher is preferred.
     sb.identity = Identity(repository="Octo-Org/Demo", environment="pypi")
@@ -488,7 +488,9 @@ def test_publisher_matching_rules(sb: Sandbox) -> None:
 
 
 def test_pending_publisher_creates_project_once(sb: Sandbox, tmp_path: Path) -> None:
-    sb.publishers = [Publisher("octo-org/demo", "release.yml", projects={"demo"}, pending=True)]
+    sb.publishers = [
+        RegisteredPublisher("octo-org/demo", "release.yml", projects={"demo"}, pending=True)
+    ]
     assert "demo" not in sb.projects()
     auth = api_token(sb)
     assert sb.projects() == ["demo"]
@@ -496,7 +498,9 @@ def test_pending_publisher_creates_project_once(sb: Sandbox, tmp_path: Path) -> 
     assert mint(sb).status_code == 200
 
     # The same pending publisher registered again, now that the project exists.
-    sb.publishers = [Publisher("octo-org/demo", "release.yml", projects={"demo"}, pending=True)]
+    sb.publishers = [
+        RegisteredPublisher("octo-org/demo", "release.yml", projects={"demo"}, pending=True)
+    ]
     assert mint_error(mint(sb)) == (
         "invalid-pending-publisher",
         "valid token, but project already exists",
@@ -580,7 +584,9 @@ def _upload_case(sb: Sandbox, tmp_path: Path, case: str) -> tuple[requests.Respo
         sb.token_lifetime = 0
         return upload(sb, wheel, api_token(sb)), "Invalid API Token: token is expired"
     if case == "token-other-project":
-        sb.publishers = [Publisher("octo-org/demo", "release.yml", "pypi", projects={"demo"})]
+        sb.publishers = [
+            RegisteredPublisher("octo-org/demo", "release.yml", "pypi", projects={"demo"})
+        ]
         sb.create_project("other")
         other = make_wheel(tmp_path, "other")
         return upload(sb, other, api_token(sb), name="other"), (

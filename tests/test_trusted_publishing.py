@@ -24,7 +24,7 @@ from trusted_publish.cli import main
 from trusted_publish.errors import CredentialError
 from trusted_publish.exchange import mint_token
 from trusted_publish.gha import Console
-from trusted_publish_sandbox import Identity, Publisher, Sandbox
+from trusted_publish_sandbox import Identity, RegisteredPublisher, Sandbox
 
 PROJECT = "tp-demo-package"
 
@@ -170,13 +170,17 @@ def test_trusted_publishing_turned_off_is_said_so(
     ("setup", "code", "description"),
     [
         pytest.param(
-            {"publishers": [Publisher("octo-org/demo", "other.yml")]},
+            {"publishers": [RegisteredPublisher("octo-org/demo", "other.yml")]},
             "invalid-publisher",
             "valid token, but no corresponding publisher",
             id="wrong-workflow",
         ),
         pytest.param(
-            {"publishers": [Publisher("octo-org/demo", "release.yml", environment="release")]},
+            {
+                "publishers": [
+                    RegisteredPublisher("octo-org/demo", "release.yml", environment="release")
+                ]
+            },
             "invalid-publisher",
             "valid token, but no corresponding publisher",
             id="wrong-environment",
@@ -196,7 +200,9 @@ def test_trusted_publishing_turned_off_is_said_so(
         pytest.param(
             {
                 "publishers": [
-                    Publisher("octo-org/demo", "release.yml", projects={PROJECT}, pending=True)
+                    RegisteredPublisher(
+                        "octo-org/demo", "release.yml", projects={PROJECT}, pending=True
+                    )
                 ],
                 "existing_project": PROJECT,
             },

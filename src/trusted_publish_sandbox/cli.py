@@ -12,23 +12,23 @@ import sys
 from types import FrameType
 from typing import Optional
 
+from .checks import MAX_FILE_SIZE
 from .core import TRUSTED_PUBLISHING_MODES, Sandbox
-from .index import MAX_FILE_SIZE
 from .oidc import Identity
-from .publishing import Publisher
+from .publishing import RegisteredPublisher
 
 __all__ = ["main", "parse_publisher"]
 
 
-def parse_publisher(spec: str) -> Publisher:
-    """``OWNER/REPO:WORKFLOW.yml[:ENV]`` -> Publisher (open to any project)."""
+def parse_publisher(spec: str) -> RegisteredPublisher:
+    """``OWNER/REPO:WORKFLOW.yml[:ENV]`` -> RegisteredPublisher (open to any project)."""
     parts = spec.split(":")
     if len(parts) not in (2, 3) or not all(parts[:2]):
         raise argparse.ArgumentTypeError(
             f"expected OWNER/REPO:WORKFLOW.yml[:ENVIRONMENT], got {spec!r}"
         )
     try:
-        return Publisher(parts[0], parts[1], parts[2] if len(parts) == 3 else None)
+        return RegisteredPublisher(parts[0], parts[1], parts[2] if len(parts) == 3 else None)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
