@@ -8,14 +8,13 @@ import secrets
 import shutil
 import tempfile
 import threading
-from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Optional, Union
 
 from .checks import MAX_FILE_SIZE, MAX_PROJECT_SIZE
+from .faults import Faults
 from .oidc import Identity, SigningKey
 from .publishing import MintRecord, RegisteredPublisher, TrustedPublishing
 from .server import SandboxHTTPServer
@@ -26,13 +25,6 @@ from .warehouse import UploadAttempt, Warehouse
 __all__ = ["TRUSTED_PUBLISHING_MODES", "Sandbox"]
 
 TRUSTED_PUBLISHING_MODES = ("on", "disabled", "absent")
-
-
-@dataclass
-class _FailureRule:
-    prefix: str
-    statuses: deque[int]
-    retry_after: Optional[str]
 
 
 class Sandbox:
@@ -87,7 +79,7 @@ class Sandbox:
         self.publishers = list(publishers)
         self.oidc_request_token = secrets.token_urlsafe(32)
         self._issued_jwts: list[str] = []
-        self._failures: list[_FailureRule] = []
+        self.faults = Faults(self._lock)
         self._storage_arg = Path(storage_dir) if storage_dir is not None else None
         self._storage: Optional[Path] = None
         self._owns_storage = False
@@ -360,14 +352,7 @@ class Sandbox:
 
         The request body is read first (PyPI's front end fails after the bytes, too).
         """
-        with self._lock:
-            self._failures.append(
-                _FailureRule(
-                    path_prefix,
-                    deque(statuses),
-                    None if retry_after is None else str(retry_after),
-                )
-            )
+        self.faults.add(path_prefix, statuses, retry_after)
 
     def id_token(self, audience: Optional[str] = None) -> str:
         """A fresh JWT for the current identity, as the token endpoint gives it."""
@@ -387,15 +372,3 @@ class Sandbox:
         stranger = SigningKey()
         stranger.kid = self.key.kid
         return stranger.sign(claims)
-
-    # -- for the server --------------------------------------------------------------
-
-    def _take_failure(self, path: str) -> Optional[tuple[int, Optional[str]]]:
-        with self._lock:
-            for rule in self._failures:
-                if path.startswith(rule.prefix) and rule.statuses:
-                    status = rule.statuses.popleft()
-                    if not rule.statuses:
-                        self._failures.remove(rule)
-                    return status, rule.retry_after
-            return None

@@ -11,25 +11,44 @@ import ssl
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 from urllib.parse import parse_qs, quote, urlsplit
 
-from .oidc import openid_configuration
+from .faults import Faults, InjectedFailure
+from .oidc import SigningKey, openid_configuration
 from .pages import wants_json
-from .warehouse import LEGACY_REDIRECT_TEXT
+from .publishing import TrustedPublishing
+from .warehouse import LEGACY_REDIRECT_TEXT, Warehouse
 
 if TYPE_CHECKING:
     from socketserver import _RequestType
 
-    from .core import Sandbox
-
-__all__ = ["SandboxHTTPServer"]
+__all__ = ["Backend", "SandboxHTTPServer"]
 
 logger = logging.getLogger("trusted_publish_sandbox")
 
 # Bodies of the small JSON endpoints are read whole; anything past this is drained unread.
 _MAX_SMALL_BODY = 1024 * 1024
 _CHUNK = 64 * 1024
+
+
+class Backend(Protocol):
+    """What the server answers from: ``Sandbox`` is one (a protocol, so that the server
+    does not import the sandbox that starts it)."""
+
+    warehouse: Warehouse
+    publishing: TrustedPublishing
+    faults: Faults
+    key: SigningKey
+    oidc_request_token: str
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def issuer(self) -> str: ...
+
+    def id_token(self, audience: Optional[str] = None) -> str: ...
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):
@@ -39,7 +58,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     def __init__(
         self,
         address: tuple[str, int],
-        sandbox: Sandbox,
+        sandbox: Backend,
         tls: Optional[ssl.SSLContext] = None,
     ) -> None:
         self.sandbox = sandbox
@@ -204,9 +223,9 @@ class _Handler(BaseHTTPRequestHandler):
         path = split.path
         query = parse_qs(split.query)
 
-        failure = sandbox._take_failure(path)
+        failure = sandbox.faults.take(path)
         if failure is not None:
-            self._injected_failure(method, path, *failure)
+            self._injected_failure(method, path, failure)
             return
 
         if path == "/legacy/" and method == "POST":
@@ -236,25 +255,24 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send_message(404, "Not Found")
 
-    def _injected_failure(
-        self, method: str, path: str, status: int, retry_after: Optional[str]
-    ) -> None:
-        sandbox = self.server.sandbox
-        reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
-        headers = {"Retry-After": retry_after} if retry_after is not None else {}
+    def _injected_failure(self, method: str, path: str, failure: InjectedFailure) -> None:
+        # The body is read first: PyPI's front end fails after the bytes, too.
         if path == "/legacy/" and method == "POST":
             length = self._content_length()
             if length is not None:
-                content_type = self.headers.get("Content-Type")
-                warehouse = sandbox.warehouse
-                if warehouse.receive_failed_upload(
-                    self.rfile, length, content_type, status, reason
-                ):
+                gone = self.server.sandbox.warehouse.receive_failed_upload(
+                    self.rfile,
+                    length,
+                    self.headers.get("Content-Type"),
+                    failure.status,
+                    failure.reason,
+                )
+                if gone:
                     self.close_connection = True
                     return
         elif method in ("POST", "PUT", "PATCH"):
             self._read_small_body()
-        self._send(status, f"{status} {reason}".encode(), reason=reason, headers=headers)
+        self._send(failure.status, failure.body, reason=failure.reason, headers=failure.headers)
 
     # -- GitHub ----------------------------------------------------------------------
 
@@ -282,7 +300,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _pypi_oidc(self, method: str, path: str) -> None:
         sandbox = self.server.sandbox
         body = self._read_small_body() if method == "POST" else b""
-        mode = sandbox.trusted_publishing
+        mode = sandbox.publishing.mode
         routes = (
             "/_/oidc/audience",
             "/_/oidc/mint-token",
@@ -298,7 +316,7 @@ class _Handler(BaseHTTPRequestHandler):
             elif mode == "disabled":
                 self._send_json(403, {"message": "Trusted publishing functionality not enabled"})
             else:
-                self._send_json(200, {"audience": sandbox.audience})
+                self._send_json(200, {"audience": sandbox.publishing.audience})
             return
         if method != "POST":
             self._send_message(405, "Method Not Allowed")
