@@ -44,7 +44,7 @@ def venv_python(venv: Path) -> Path:
 
 def start_sandbox(log: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "trusted_publish.sandbox", "--port", "0"],
+        [sys.executable, "-m", "trusted_publish_sandbox", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=log.open("w"),
         text=True,

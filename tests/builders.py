@@ -11,10 +11,11 @@ import hashlib
 import io
 import tarfile
 import zipfile
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 _MARKDOWN = "text/markdown"
+_REQUIRES_DIST = ("requests>=2", "click; extra == 'cli'")
 
 
 def metadata_text(
@@ -25,9 +26,10 @@ def metadata_text(
     extra_headers: str = "",
     body: str = "# tp-sample\n\nA sample project.\n",
     content_type: str | None = _MARKDOWN,
+    requires_dist: Sequence[str] = _REQUIRES_DIST,
 ) -> str:
     """A METADATA/PKG-INFO as a current backend writes it; `content_type=None` leaves
-    Description-Content-Type out."""
+    Description-Content-Type out. `requires_dist=()` makes a package that installs alone."""
     return (
         f"Metadata-Version: {metadata_version}\n"
         f"Name: {name}\n"
@@ -39,9 +41,8 @@ def metadata_text(
         "Classifier: Programming Language :: Python :: 3\n"
         "Classifier: Operating System :: OS Independent\n"
         "Requires-Python: >=3.9\n"
-        "Requires-Dist: requests>=2\n"
-        "Requires-Dist: click; extra == 'cli'\n"
-        "Provides-Extra: cli\n"
+        + "".join(f"Requires-Dist: {requirement}\n" for requirement in requires_dist)
+        + "Provides-Extra: cli\n"
         "Project-URL: Homepage, https://example.org\n"
         "Project-URL: Source, https://example.org/src\n"
         + (f"Description-Content-Type: {content_type}\n" if content_type else "")
@@ -159,6 +160,7 @@ def make_sdist(
 
     `extra_members` are added by their full name (outside the root if so named);
     `symlinks` maps member names to link targets; `pkg_info=False` leaves PKG-INFO out.
+    A `filename` ending in .zip makes a zip archive, the sdist format before PEP 625.
     """
     folder.mkdir(parents=True, exist_ok=True)
     root = root or f"{name}-{version}"
@@ -172,6 +174,11 @@ def make_sdist(
     if not pkg_info:
         del files[f"{root}/PKG-INFO"]
     path = folder / (filename or f"{name}-{version}.tar.gz")
+    if path.name.endswith(".zip"):
+        with zipfile.ZipFile(path, "w") as zf:
+            for member, data in files.items():
+                zf.writestr(member, data)
+        return path
     with tarfile.open(path, "w:gz") as tf:
         for member, data in files.items():
             info = tarfile.TarInfo(member)

@@ -27,7 +27,7 @@ import yaml
 from trusted_publish import ondemand
 from trusted_publish._bootstrap import venv_key
 from trusted_publish.inputs import Inputs, env_name, input_name, load_inputs
-from trusted_publish.sandbox import Publisher, Sandbox
+from trusted_publish_sandbox import RegisteredPublisher, Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 ACTION = ROOT / "action.yml"
@@ -637,7 +637,7 @@ def test_act_publishes_from_a_checkout_and_a_second_step_reuses_the_venv(
 def test_act_run_with_a_refused_publisher_fails_with_the_error_annotation(
     checkout: Path, sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    sandbox.publishers = [Publisher("octo-org/demo", "other.yml")]
+    sandbox.publishers = [RegisteredPublisher("octo-org/demo", "other.yml")]
     # uv on PATH this time: the setup takes it over pip.
     run = run_act(checkout, sandbox, tmp_path, with_uv=True)
     assert run.code != 0

@@ -38,8 +38,8 @@ from trusted_publish.errors import PublishError, UploadError
 from trusted_publish.index import Index
 from trusted_publish.inputs import Inputs, load_inputs
 from trusted_publish.publish import publish
-from trusted_publish.sandbox import Sandbox
 from trusted_publish.upload import send
+from trusted_publish_sandbox import Sandbox
 
 PROJECT = "tp-demo-package"
 WHEEL = "tp_demo_package-1.0.0-py3-none-any.whl"

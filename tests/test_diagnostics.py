@@ -20,7 +20,7 @@ from trusted_publish.cli import main
 from trusted_publish.diagnose import GitHubPublisher, refusal_help
 from trusted_publish.index import Index
 from trusted_publish.oidc import unverified_claims
-from trusted_publish.sandbox import Identity, Publisher, Sandbox
+from trusted_publish_sandbox import Identity, RegisteredPublisher, Sandbox
 
 PROJECT = "tp-demo-package"
 
@@ -75,7 +75,9 @@ def test_pull_request_target_is_refused_before_asking_for_a_token(
 def test_a_wrong_environment_shows_what_pypi_needs_and_the_likely_mismatch(
     sandbox: Sandbox, dist_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sandbox.publishers = [Publisher("octo-org/demo", "release.yml", environment="release")]
+    sandbox.publishers = [
+        RegisteredPublisher("octo-org/demo", "release.yml", environment="release")
+    ]
     error = the_error(publish(sandbox, dist_dir, capsys))
     assert "What the index's trusted publisher must say" in error
     assert re.search(r"Owner\s+octo-org", error)
@@ -88,7 +90,7 @@ def test_a_wrong_environment_shows_what_pypi_needs_and_the_likely_mismatch(
 def test_a_renamed_workflow_is_pointed_at(
     sandbox: Sandbox, dist_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sandbox.publishers = [Publisher("octo-org/demo", "publish.yml")]
+    sandbox.publishers = [RegisteredPublisher("octo-org/demo", "publish.yml")]
     sandbox.identity = Identity(workflow="release-v2.yml")
     error = the_error(publish(sandbox, dist_dir, capsys))
     assert re.search(r"Workflow name\s+release-v2\.yml", error)
@@ -124,7 +126,7 @@ def test_a_pending_publisher_for_another_name_is_caught_at_upload(
     sandbox: Sandbox, dist_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sandbox.publishers = [
-        Publisher("octo-org/demo", "release.yml", projects={"tp-demo-pkg"}, pending=True)
+        RegisteredPublisher("octo-org/demo", "release.yml", projects={"tp-demo-pkg"}, pending=True)
     ]
     run = publish(sandbox, dist_dir, capsys)
     assert run.code == 5
@@ -231,7 +233,7 @@ def test_outputs_and_summary_are_written(
 def test_a_failure_puts_the_diagnosis_in_the_summary(
     sandbox: Sandbox, dist_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sandbox.publishers = [Publisher("octo-org/demo", "other.yml")]
+    sandbox.publishers = [RegisteredPublisher("octo-org/demo", "other.yml")]
     summary = tmp_path / "summary.md"
     run = publish(sandbox, dist_dir, capsys, env={"GITHUB_STEP_SUMMARY": str(summary)})
     assert run.code == 4

@@ -15,7 +15,7 @@ from support.pypiserver import PypiServer
 from support.twine import twine_upload
 from trusted_publish.existing import Lookup
 from trusted_publish.index import Index
-from trusted_publish.sandbox import Sandbox
+from trusted_publish_sandbox import Sandbox
 
 PROJECT, VERSION = "tp-demo-package", "1.0.0"
 

@@ -39,7 +39,7 @@ from trusted_publish.console import Console
 from trusted_publish.dists import collect
 from trusted_publish.errors import DistributionError
 from trusted_publish.index import Index
-from trusted_publish.sandbox import Sandbox
+from trusted_publish_sandbox import Sandbox
 
 PYPI = "https://upload.pypi.org/legacy/"
 MIB = 1024 * 1024

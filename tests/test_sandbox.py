@@ -6,7 +6,6 @@ No mocks: every test talks HTTP to a real ``Sandbox`` on 127.0.0.1 with ``reques
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import json
@@ -15,22 +14,22 @@ import secrets
 import signal
 import subprocess
 import sys
-import tarfile
 import time
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import jwt
 import pytest
 import requests
 
-from trusted_publish.sandbox import Identity, Publisher, Sandbox
-from trusted_publish.sandbox.multipart import MultipartParser, PartHeaders
+from builders import make_sdist, make_wheel, metadata_text
+from trusted_publish_sandbox import Identity, RegisteredPublisher, Sandbox
+from trusted_publish_sandbox.multipart import MultipartParser, PartHeaders
 
 # --------------------------------------------------------------------------------------
-# helpers: HTTP, distributions, the upload form
+# helpers: HTTP and the upload form (the distributions come from tests/builders.py)
 
 
 def session() -> requests.Session:
@@ -46,89 +45,6 @@ def child_env() -> dict[str, str]:
     env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     return env
-
-
-def _record_hash(data: bytes) -> str:
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    return f"sha256={digest}"
-
-
-def metadata_text(name: str, version: str, requires_python: Optional[str] = None) -> str:
-    lines = [
-        "Metadata-Version: 2.1",
-        f"Name: {name}",
-        f"Version: {version}",
-        "Summary: A demo package",
-    ]
-    if requires_python:
-        lines.append(f"Requires-Python: {requires_python}")
-    return "\n".join(lines) + "\n\nThe demo.\n"
-
-
-def make_wheel(
-    directory: Path,
-    name: str = "demo",
-    version: str = "1.0.0",
-    *,
-    dist: Optional[str] = None,
-    meta_version: Optional[str] = None,
-    requires_python: Optional[str] = ">=3.8",
-    record: bool = True,
-) -> Path:
-    """A valid pure-Python wheel: a module, METADATA, WHEEL and RECORD."""
-    dist = dist or name.replace("-", "_")
-    module = name.replace("-", "_").lower()
-    dist_info = f"{dist}-{version}.dist-info"
-    files = {
-        f"{module}/__init__.py": f'__version__ = "{version}"\n',
-        f"{dist_info}/METADATA": metadata_text(name, meta_version or version, requires_python),
-        f"{dist_info}/WHEEL": (
-            "Wheel-Version: 1.0\nGenerator: test-sandbox\nRoot-Is-Purelib: true\n"
-            "Tag: py3-none-any\n"
-        ),
-    }
-    path = directory / f"{dist}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zfp:
-        rows = []
-        for member, text in files.items():
-            data = text.encode()
-            zfp.writestr(member, data)
-            rows.append(f"{member},{_record_hash(data)},{len(data)}")
-        if record:
-            rows.append(f"{dist_info}/RECORD,,")
-            zfp.writestr(f"{dist_info}/RECORD", "\n".join(rows) + "\n")
-    return path
-
-
-def make_sdist(
-    directory: Path,
-    name: str = "demo",
-    version: str = "1.0.0",
-    *,
-    filename: Optional[str] = None,
-) -> Path:
-    """A valid sdist: ``<name>-<version>/PKG-INFO`` plus a pyproject.toml."""
-    base = f"{name.replace('-', '_')}-{version}"
-    path = directory / (filename or f"{base}.tar.gz")
-    members = {
-        f"{base}/PKG-INFO": metadata_text(name, version, ">=3.8"),
-        f"{base}/pyproject.toml": f'[project]\nname = "{name}"\nversion = "{version}"\n',
-    }
-    if path.name.endswith(".zip"):
-        with zipfile.ZipFile(path, "w") as zfp:
-            for member, text in members.items():
-                zfp.writestr(member, text)
-        return path
-    with tarfile.open(path, "w:gz") as tar:
-        info = tarfile.TarInfo(base)
-        info.type = tarfile.DIRTYPE
-        tar.addfile(info)
-        for member, text in members.items():
-            data = text.encode()
-            info = tarfile.TarInfo(member)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return path
 
 
 def upload_fields(
@@ -389,13 +305,13 @@ NOT_FOUND = (
         pytest.param(Identity(workflow="ci.yml"), None, NOT_FOUND, id="other-workflow"),
         pytest.param(
             Identity(environment="staging"),
-            [Publisher("octo-org/demo", "release.yml", environment="pypi")],
+            [RegisteredPublisher("octo-org/demo", "release.yml", environment="pypi")],
             NOT_FOUND,
             id="environment-mismatch",
         ),
         pytest.param(
             Identity(environment=None),
-            [Publisher("octo-org/demo", "release.yml", environment="pypi")],
+            [RegisteredPublisher("octo-org/demo", "release.yml", environment="pypi")],
             NOT_FOUND,
             id="environment-missing",
         ),
@@ -435,7 +351,7 @@ NOT_FOUND = (
 def test_mint_invalid_publisher(
     sb: Sandbox,
     identity: Identity,
-    publishers: Optional[list[Publisher]],
+    publishers: Optional[list[RegisteredPublisher]],
     description: str,
 ) -> None:
     if publishers is not None:
@@ -461,7 +377,7 @@ def test_tls_and_burn_token(tmp_path: Path) -> None:
         assert burn.status_code == 202 and sandbox.burned_tokens == [api]
         # A burnt token no longer authenticates; PyPI answers 202 for unknown ones too.
         assert trusted.post(f"{sandbox.base_url}/_/oidc/burn-token", json={"token": api}).ok
-        wheel = make_wheel(tmp_path)
+        wheel = make_wheel(tmp_path, "demo")
         fields = upload_fields(wheel)
         body, content_type = encode_multipart(fields, wheel.name, wheel.read_bytes())
         resp = trusted.post(
@@ -475,8 +391,8 @@ def test_tls_and_burn_token(tmp_path: Path) -> None:
 
 def test_publisher_matching_rules(sb: Sandbox) -> None:
     sb.publishers = [
-        Publisher("octo-org/demo", "release.yml"),
-        Publisher("octo-org/demo", "release.yml", environment="PyPI"),
+        RegisteredPublisher("octo-org/demo", "release.yml"),
+        RegisteredPublisher("octo-org/demo", "release.yml", environment="PyPI"),
     ]
     # Owner/repo compare without case; the environment-bound publisher is preferred.
     sb.identity = Identity(repository="Octo-Org/Demo", environment="pypi")
@@ -488,7 +404,9 @@ def test_publisher_matching_rules(sb: Sandbox) -> None:
 
 
 def test_pending_publisher_creates_project_once(sb: Sandbox, tmp_path: Path) -> None:
-    sb.publishers = [Publisher("octo-org/demo", "release.yml", projects={"demo"}, pending=True)]
+    sb.publishers = [
+        RegisteredPublisher("octo-org/demo", "release.yml", projects={"demo"}, pending=True)
+    ]
     assert "demo" not in sb.projects()
     auth = api_token(sb)
     assert sb.projects() == ["demo"]
@@ -496,7 +414,9 @@ def test_pending_publisher_creates_project_once(sb: Sandbox, tmp_path: Path) -> 
     assert mint(sb).status_code == 200
 
     # The same pending publisher registered again, now that the project exists.
-    sb.publishers = [Publisher("octo-org/demo", "release.yml", projects={"demo"}, pending=True)]
+    sb.publishers = [
+        RegisteredPublisher("octo-org/demo", "release.yml", projects={"demo"}, pending=True)
+    ]
     assert mint_error(mint(sb)) == (
         "invalid-pending-publisher",
         "valid token, but project already exists",
@@ -516,8 +436,8 @@ def test_pending_publisher_creates_project_once(sb: Sandbox, tmp_path: Path) -> 
 
 def test_upload_wheel_and_sdist_with_a_minted_token(sb: Sandbox, tmp_path: Path) -> None:
     auth = api_token(sb)
-    wheel = make_wheel(tmp_path)
-    sdist = make_sdist(tmp_path)
+    wheel = make_wheel(tmp_path, "demo")
+    sdist = make_sdist(tmp_path, "demo")
     resp = upload(sb, wheel, auth)
     assert resp.status_code == 200, resp.reason
     assert upload(sb, sdist, auth).status_code == 200
@@ -553,7 +473,7 @@ def test_upload_wheel_and_sdist_with_a_minted_token(sb: Sandbox, tmp_path: Path)
 
 def test_upload_answers_json_when_asked(sb: Sandbox, tmp_path: Path) -> None:
     resp = upload(
-        sb, make_wheel(tmp_path), ("alice", "wrong"), headers={"Accept": "application/json"}
+        sb, make_wheel(tmp_path, "demo"), ("alice", "wrong"), headers={"Accept": "application/json"}
     )
     assert resp.status_code == 403
     message = (
@@ -564,7 +484,7 @@ def test_upload_answers_json_when_asked(sb: Sandbox, tmp_path: Path) -> None:
 
 
 def _upload_case(sb: Sandbox, tmp_path: Path, case: str) -> tuple[requests.Response, str]:
-    wheel = make_wheel(tmp_path)
+    wheel = make_wheel(tmp_path, "demo")
     core = "See https://packaging.python.org/specifications/core-metadata for more information."
     if case == "no-auth":
         return upload(sb, wheel, ("", "")), (
@@ -580,7 +500,9 @@ def _upload_case(sb: Sandbox, tmp_path: Path, case: str) -> tuple[requests.Respo
         sb.token_lifetime = 0
         return upload(sb, wheel, api_token(sb)), "Invalid API Token: token is expired"
     if case == "token-other-project":
-        sb.publishers = [Publisher("octo-org/demo", "release.yml", "pypi", projects={"demo"})]
+        sb.publishers = [
+            RegisteredPublisher("octo-org/demo", "release.yml", "pypi", projects={"demo"})
+        ]
         sb.create_project("other")
         other = make_wheel(tmp_path, "other")
         return upload(sb, other, api_token(sb), name="other"), (
@@ -607,7 +529,7 @@ def _upload_case(sb: Sandbox, tmp_path: Path, case: str) -> tuple[requests.Respo
     if case == "bad-version":
         return upload(sb, wheel, version="one"), f"'one' is invalid for 'version'. {core}"
     if case == "local-version":
-        local = make_wheel(tmp_path, version="1.0.0+abc")
+        local = make_wheel(tmp_path, "demo", "1.0.0+abc")
         return upload(sb, local, version="1.0.0+abc"), (
             f"The use of local versions in '1.0.0+abc' is not allowed. {core}"
         )
@@ -631,17 +553,17 @@ def _upload_case(sb: Sandbox, tmp_path: Path, case: str) -> tuple[requests.Respo
             "for more information."
         )
     if case == "sdist-not-pep625":
-        sdist = make_sdist(tmp_path, filename="Demo-1.0.0.tar.gz")
+        sdist = make_sdist(tmp_path, "demo", filename="Demo-1.0.0.tar.gz")
         return upload(sb, sdist), (
             "Filename 'Demo-1.0.0.tar.gz' is invalid, should be 'demo-1.0.0.tar.gz'."
         )
     if case == "sdist-zip":
-        sdist = make_sdist(tmp_path, filename="demo-1.0.0.zip")
+        sdist = make_sdist(tmp_path, "demo", filename="demo-1.0.0.zip")
         return upload(sb, sdist), (
             "Filename 'demo-1.0.0.zip' is invalid, should be 'demo-1.0.0.tar.gz'."
         )
     if case == "wheel-not-normalized":
-        odd = make_wheel(tmp_path, dist="Demo")
+        odd = make_wheel(tmp_path, "Demo")
         return upload(sb, odd), (
             "Filename 'Demo-1.0.0-py3-none-any.whl' should contain the normalized project "
             "name 'demo', not 'Demo'."
@@ -660,7 +582,7 @@ def _upload_case(sb: Sandbox, tmp_path: Path, case: str) -> tuple[requests.Respo
             "platform tag 'linux_x86_64'."
         )
     if case == "no-record":
-        bare = make_wheel(tmp_path, record=False)
+        bare = make_wheel(tmp_path, "demo", omit=["RECORD"])
         return upload(sb, bare), (
             "Wheel 'demo-1.0.0-py3-none-any.whl' does not contain the required RECORD file: "
             "demo-1.0.0.dist-info/RECORD"
@@ -670,7 +592,7 @@ def _upload_case(sb: Sandbox, tmp_path: Path, case: str) -> tuple[requests.Respo
             sb, wheel, data=b"not a zip"
         ), "Invalid distribution file. File is not a zipfile"
     if case == "metadata-disagrees":
-        liar = make_wheel(tmp_path, meta_version="9.9")
+        liar = make_wheel(tmp_path, "demo", metadata=metadata_text("demo", "9.9"))
         return upload(sb, liar), (
             "The metadata in 'demo-1.0.0-py3-none-any.whl' (name 'demo', version '9.9') "
             "does not match the upload form (name 'demo', version '1.0.0')."
@@ -725,19 +647,19 @@ def test_upload_refusals(sb: Sandbox, tmp_path: Path, case: str) -> None:
 
 
 def test_release_rules_second_sdist_old_release_deleted_file(sb: Sandbox, tmp_path: Path) -> None:
-    assert upload(sb, make_sdist(tmp_path)).status_code == 200
-    zipped = make_sdist(tmp_path, filename="demo-1.0.0.zip")
+    assert upload(sb, make_sdist(tmp_path, "demo")).status_code == 200
+    zipped = make_sdist(tmp_path, "demo", filename="demo-1.0.0.zip")
     resp = upload(sb, zipped)
     assert (resp.status_code, resp.text) == (400, "Only one sdist may be uploaded per release.")
 
     sb.release_age_days("demo", "1.0.0", 15)
-    resp = upload(sb, make_wheel(tmp_path))
+    resp = upload(sb, make_wheel(tmp_path, "demo"))
     assert (resp.status_code, resp.text) == (
         400,
         "Uploading new files to releases older than 14 days is not allowed.",
     )
 
-    wheel = make_wheel(tmp_path, version="2.0.0")
+    wheel = make_wheel(tmp_path, "demo", "2.0.0")
     assert upload(sb, wheel, version="2.0.0").status_code == 200
     sb.delete_file(wheel.name)
     resp = upload(sb, wheel, version="2.0.0")
@@ -746,7 +668,7 @@ def test_release_rules_second_sdist_old_release_deleted_file(sb: Sandbox, tmp_pa
 
 
 def test_legacy_without_slash_redirects_and_length_is_required(sb: Sandbox, tmp_path: Path) -> None:
-    resp = upload(sb, make_wheel(tmp_path), url=f"{sb.base_url}/legacy")
+    resp = upload(sb, make_wheel(tmp_path, "demo"), url=f"{sb.base_url}/legacy")
     assert resp.status_code == 308 and resp.headers["Location"] == "/legacy/"
     chunked = session().post(sb.repository_url, data=iter([b"x"]), auth=("alice", "s3cret"))
     assert chunked.status_code == 411
@@ -754,7 +676,7 @@ def test_legacy_without_slash_redirects_and_length_is_required(sb: Sandbox, tmp_
 
 
 def test_fail_next_answers_after_reading_the_body(sb: Sandbox, tmp_path: Path) -> None:
-    wheel = make_wheel(tmp_path)
+    wheel = make_wheel(tmp_path, "demo")
     sb.fail_next("/legacy/", [503, 502], retry_after=3)
     first = upload(sb, wheel)
     assert first.status_code == 503 and first.headers["Retry-After"] == "3"
@@ -771,7 +693,7 @@ def test_fail_next_answers_after_reading_the_body(sb: Sandbox, tmp_path: Path) -
 
 def test_large_streamed_upload(sb: Sandbox, tmp_path: Path) -> None:
     """Twenty MiB through the streaming parser, in a part that spans many chunks."""
-    wheel = make_wheel(tmp_path)
+    wheel = make_wheel(tmp_path, "demo")
     payload = os.urandom(20 * 1024 * 1024)
     with zipfile.ZipFile(wheel, "a") as zfp:
         zfp.writestr("demo/blob.bin", payload, compress_type=zipfile.ZIP_STORED)
@@ -816,15 +738,23 @@ def test_multipart_parser_byte_by_byte() -> None:
 # PyPI: reading the index
 
 
+def installable(version: str) -> str:
+    """The METADATA of a demo-pkg that pip installs alone (no requirements)."""
+    return metadata_text("demo-pkg", version, requires_dist=())
+
+
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     """A sandbox holding demo-pkg 1.0.0 (wheel + sdist) and 2.0.0rc1 (wheel)."""
     directory = tmp_path_factory.mktemp("dists")
     with Sandbox(users={"alice": "s3cret"}) as sandbox:
         for path, version in (
-            (make_wheel(directory, "demo-pkg", requires_python=">=3.8,<4"), "1.0.0"),
-            (make_sdist(directory, "demo-pkg"), "1.0.0"),
-            (make_wheel(directory, "demo-pkg", "2.0.0rc1", requires_python=">=3.8,<4"), "2.0.0rc1"),
+            (make_wheel(directory, "demo_pkg", metadata=installable("1.0.0")), "1.0.0"),
+            (make_sdist(directory, "demo_pkg", metadata=installable("1.0.0")), "1.0.0"),
+            (
+                make_wheel(directory, "demo_pkg", "2.0.0rc1", metadata=installable("2.0.0rc1")),
+                "2.0.0rc1",
+            ),
         ):
             resp = upload(
                 sandbox, path, name="demo-pkg", version=version, requires_python=">=3.8,<4"
@@ -854,7 +784,7 @@ def test_simple_index_html_and_json(published: Sandbox) -> None:
     first = data["files"][0]
     assert first["hashes"] == {"sha256": wheel.sha256} and first["requires-python"] == "<4,>=3.8"
     assert sess.get(first["url"]).content == wheel.path.read_bytes()
-    assert sess.get(first["url"] + ".metadata").content.startswith(b"Metadata-Version: 2.1")
+    assert sess.get(first["url"] + ".metadata").content == installable("1.0.0").encode()
 
     moved = sess.get(f"{published.index_url}Demo_Pkg/", allow_redirects=False)
     assert moved.status_code == 301 and moved.headers["Location"] == "/simple/demo-pkg/"
@@ -919,8 +849,8 @@ def test_twine_uploads_with_a_minted_token(sb: Sandbox, tmp_path: Path) -> None:
     twine = Path(sys.executable).with_name("twine")
     if not twine.exists():
         pytest.skip("twine is not installed next to this interpreter")
-    wheel = make_wheel(tmp_path)
-    sdist = make_sdist(tmp_path)
+    wheel = make_wheel(tmp_path, "demo")
+    sdist = make_sdist(tmp_path, "demo")
     user, password = api_token(sb)
     result = subprocess.run(
         [
@@ -958,8 +888,8 @@ def test_uv_publishes_with_trusted_publishing_over_tls(tmp_path: Path) -> None:
     uv = Path(sys.executable).with_name("uv")
     if not uv.exists():
         pytest.skip("uv is not installed next to this interpreter")
-    wheel = make_wheel(tmp_path)
-    sdist = make_sdist(tmp_path)
+    wheel = make_wheel(tmp_path, "demo")
+    sdist = make_sdist(tmp_path, "demo")
     with Sandbox(tls=True) as sandbox:
         assert sandbox.base_url.startswith("https://") and sandbox.ca_bundle is not None
         env = child_env()
@@ -1001,33 +931,44 @@ def test_uv_publishes_with_trusted_publishing_over_tls(tmp_path: Path) -> None:
             assert secret not in output
 
 
-def test_cli_prints_the_environment_and_stops_on_sigterm() -> None:
+STANDALONE = [sys.executable, "-m", "trusted_publish_sandbox"]
+# The client's command runs the standalone one as a child process and passes SIGTERM on.
+THROUGH_THE_CLIENT = [sys.executable, "-m", "trusted_publish", "sandbox"]
+
+
+def start_cli(command: list[str]) -> tuple[subprocess.Popen[str], dict[str, str], str]:
+    """Start the sandbox's command line; return it, its NAME=value lines and its base URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "trusted_publish.sandbox", "--port", "0"],
+        [*command, "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=child_env(),
     )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip("\n"))
+        if line.startswith("sandbox ready on "):
+            break
+    assert [line.split("=", 1)[0] for line in lines[:4]] == [
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        "TRUSTED_PUBLISH_REPOSITORY_URL",
+        "INDEX_URL",
+    ]
+    values = dict(line.split("=", 1) for line in lines[:4])
+    return proc, values, lines[4].removeprefix("sandbox ready on ")
+
+
+@pytest.mark.parametrize("command", [STANDALONE, THROUGH_THE_CLIENT], ids=["standalone", "client"])
+def test_cli_prints_the_environment_and_stops_on_sigterm(command: list[str]) -> None:
+    proc, values, base = start_cli(command)
     try:
-        assert proc.stdout is not None
-        lines: list[str] = []
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line.rstrip("\n"))
-            if line.startswith("sandbox ready on "):
-                break
-        assert [line.split("=", 1)[0] for line in lines[:4]] == [
-            "ACTIONS_ID_TOKEN_REQUEST_URL",
-            "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-            "TRUSTED_PUBLISH_REPOSITORY_URL",
-            "INDEX_URL",
-        ]
-        values: dict[str, Any] = dict(line.split("=", 1) for line in lines[:4])
-        base = lines[4].removeprefix("sandbox ready on ")
         assert values["TRUSTED_PUBLISH_REPOSITORY_URL"] == f"{base}/legacy/"
         token = session().get(
             values["ACTIONS_ID_TOKEN_REQUEST_URL"] + "&audience=pypi",
@@ -1039,7 +980,39 @@ def test_cli_prints_the_environment_and_stops_on_sigterm() -> None:
         assert minted.status_code == 200, minted.text
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
+        with pytest.raises(requests.ConnectionError):
+            session().get(f"{base}/simple/", timeout=5)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_client_command_stops_the_sandbox_on_ctrl_c_with_130() -> None:
+    # Only the client's process gets SIGINT here (a terminal would signal both): it must
+    # end the child itself rather than leave a sandbox running.
+    proc, _values, base = start_cli(THROUGH_THE_CLIENT)
+    try:
+        assert session().get(f"{base}/simple/", timeout=5).status_code == 200
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 130
+        with pytest.raises(requests.ConnectionError):
+            session().get(f"{base}/simple/", timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_client_command_shows_the_sandbox_help() -> None:
+    result = subprocess.run(
+        [*THROUGH_THE_CLIENT, "--help"],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: python -m trusted_publish_sandbox")
+    assert "--publisher OWNER/REPO:WORKFLOW.yml[:ENV]" in result.stdout

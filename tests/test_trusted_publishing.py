@@ -25,7 +25,7 @@ from trusted_publish.console import Console
 from trusted_publish.errors import CredentialError
 from trusted_publish.exchange import mint_token
 from trusted_publish.index import Index
-from trusted_publish.sandbox import Identity, Publisher, Sandbox
+from trusted_publish_sandbox import Identity, RegisteredPublisher, Sandbox
 
 PROJECT = "tp-demo-package"
 
@@ -171,13 +171,17 @@ def test_trusted_publishing_turned_off_is_said_so(
     ("setup", "code", "description"),
     [
         pytest.param(
-            {"publishers": [Publisher("octo-org/demo", "other.yml")]},
+            {"publishers": [RegisteredPublisher("octo-org/demo", "other.yml")]},
             "invalid-publisher",
             "valid token, but no corresponding publisher",
             id="wrong-workflow",
         ),
         pytest.param(
-            {"publishers": [Publisher("octo-org/demo", "release.yml", environment="release")]},
+            {
+                "publishers": [
+                    RegisteredPublisher("octo-org/demo", "release.yml", environment="release")
+                ]
+            },
             "invalid-publisher",
             "valid token, but no corresponding publisher",
             id="wrong-environment",
@@ -197,7 +201,9 @@ def test_trusted_publishing_turned_off_is_said_so(
         pytest.param(
             {
                 "publishers": [
-                    Publisher("octo-org/demo", "release.yml", projects={PROJECT}, pending=True)
+                    RegisteredPublisher(
+                        "octo-org/demo", "release.yml", projects={PROJECT}, pending=True
+                    )
                 ],
                 "existing_project": PROJECT,
             },

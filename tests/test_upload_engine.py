@@ -18,8 +18,8 @@ from support.dists import read_distribution
 from trusted_publish.cli import main
 from trusted_publish.dists import Distribution
 from trusted_publish.errors import UploadError
-from trusted_publish.sandbox import Sandbox
 from trusted_publish.upload import MultipartBody, Outcome, RetryPolicy, form_fields, send
+from trusted_publish_sandbox import Sandbox
 
 #: Retries in these tests wait milliseconds, not seconds.
 FAST = RetryPolicy(max_retries=3, base_delay=0.01, max_delay=0.05)

@@ -89,11 +89,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     args = list(sys.argv[1:] if argv is None else argv)
     environ: Mapping[str, str] = os.environ if env is None else env
     if args[:1] == ["sandbox"]:
-        # Only the sandbox needs PyJWT/cryptography; the publish path never imports them.
-        from .sandbox.cli import main as sandbox_main
-
-        code: int = sandbox_main(args[1:])
-        return code
+        return _run_sandbox(args[1:])
 
     console = Console(env=environ)
     try:
@@ -148,6 +144,42 @@ def _run_publish(flags: dict[str, Any], console: Console, env: Mapping[str, str]
                 report.stopped()
             report.write(console)
     return 0
+
+
+def _run_sandbox(args: Sequence[str]) -> int:
+    """Run the emulator (package trusted_publish_sandbox) as a child process.
+
+    The client never imports the sandbox: it is a sibling package with its own
+    dependencies (the `[sandbox]` extra). SIGTERM is passed on to the child, which stops
+    cleanly; Ctrl-C reaches the child from the terminal too, and ends here in 130.
+    """
+    import signal
+    import subprocess
+    import threading
+
+    child = subprocess.Popen([sys.executable, "-m", "trusted_publish_sandbox", *args])
+
+    def _forward(signum: int, frame: object) -> None:
+        child.send_signal(signum)
+
+    # Signal handlers can only be set from the main thread (a caller may run main() elsewhere).
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _forward) if in_main_thread else None
+    try:
+        code = child.wait()
+    except KeyboardInterrupt:
+        child.terminate()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        return 130
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+    # A child ended by a signal has a negative code; a shell would say 128 + the signal.
+    return code if code >= 0 else 128 - code
 
 
 def _run_check(args: argparse.Namespace, console: Console) -> int:

@@ -15,7 +15,7 @@ from typing import BinaryIO, Optional, Protocol
 
 from .multipart import MultipartError, MultipartParser, PartHeaders, PartSink
 
-__all__ = ["ContentPart", "UploadBody", "read_upload_body"]
+__all__ = ["ContentPart", "Readable", "UploadBody", "read_upload_body"]
 
 CHUNK = 64 * 1024
 # Form fields are metadata: a long README is a few hundred KiB; 32 MiB in all is far

@@ -11,39 +11,44 @@ import ssl
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 from urllib.parse import parse_qs, quote, urlsplit
 
-from .body import read_upload_body
-from .index import UploadAttempt
-from .multipart import MultipartError, boundary_from_content_type, parse_header_params
-from .oidc import openid_configuration
+from .faults import Faults, InjectedFailure
+from .oidc import SigningKey, openid_configuration
+from .pages import wants_json
+from .publishing import TrustedPublishing
+from .warehouse import LEGACY_REDIRECT_TEXT, Warehouse
 
 if TYPE_CHECKING:
     from socketserver import _RequestType
 
-    from .core import Sandbox
+__all__ = ["Backend", "SandboxHTTPServer"]
 
-__all__ = ["SandboxHTTPServer"]
+logger = logging.getLogger("trusted_publish_sandbox")
 
-logger = logging.getLogger("trusted_publish.sandbox")
-
-SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
-_SIMPLE_TYPES = {
-    SIMPLE_JSON: "json",
-    "application/vnd.pypi.simple.latest+json": "json",
-    "application/vnd.pypi.simple.v1+html": "html",
-    "application/vnd.pypi.simple.latest+html": "html",
-    "text/html": "html",
-    "*/*": "html",
-}
 # Bodies of the small JSON endpoints are read whole; anything past this is drained unread.
 _MAX_SMALL_BODY = 1024 * 1024
 _CHUNK = 64 * 1024
-_LEGACY_REDIRECT_TEXT = (
-    "An upload was attempted to /legacy but the expected upload URL is "
-    "/legacy/ (with a trailing slash)"
-)
+
+
+class Backend(Protocol):
+    """What the server answers from: ``Sandbox`` is one (a protocol, so that the server
+    does not import the sandbox that starts it)."""
+
+    warehouse: Warehouse
+    publishing: TrustedPublishing
+    faults: Faults
+    key: SigningKey
+    oidc_request_token: str
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def issuer(self) -> str: ...
+
+    def id_token(self, audience: Optional[str] = None) -> str: ...
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):
@@ -53,7 +58,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     def __init__(
         self,
         address: tuple[str, int],
-        sandbox: Sandbox,
+        sandbox: Backend,
         tls: Optional[ssl.SSLContext] = None,
     ) -> None:
         self.sandbox = sandbox
@@ -99,25 +104,6 @@ def _reason(message: str) -> str:
     # "replace" for the same reason).
     text = message.encode("iso-8859-1", "replace").decode("iso-8859-1")
     return " ".join(text.split())
-
-
-def _simple_wants_json(accept: Optional[str], query: dict[str, list[str]]) -> bool:
-    if "format" in query:
-        return query["format"][0] in (SIMPLE_JSON, "application/vnd.pypi.simple.latest+json")
-    if not accept:
-        return False
-    best = {"json": 0.0, "html": 0.0}
-    for item in accept.split(","):
-        media, params = parse_header_params(item)
-        kind = _SIMPLE_TYPES.get(media.lower())
-        if kind is None:
-            continue
-        try:
-            quality = float(params.get("q", "1"))
-        except ValueError:
-            quality = 0.0
-        best[kind] = max(best[kind], quality)
-    return best["json"] > 0 and best["json"] >= best["html"]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -237,9 +223,9 @@ class _Handler(BaseHTTPRequestHandler):
         path = split.path
         query = parse_qs(split.query)
 
-        failure = sandbox._take_failure(path)
+        failure = sandbox.faults.take(path)
         if failure is not None:
-            self._injected_failure(method, path, *failure)
+            self._injected_failure(method, path, failure)
             return
 
         if path == "/legacy/" and method == "POST":
@@ -269,43 +255,24 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send_message(404, "Not Found")
 
-    def _injected_failure(
-        self, method: str, path: str, status: int, retry_after: Optional[str]
-    ) -> None:
-        sandbox = self.server.sandbox
-        reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
-        headers = {"Retry-After": retry_after} if retry_after is not None else {}
+    def _injected_failure(self, method: str, path: str, failure: InjectedFailure) -> None:
+        # The body is read first: PyPI's front end fails after the bytes, too.
         if path == "/legacy/" and method == "POST":
             length = self._content_length()
             if length is not None:
-                try:
-                    boundary: Optional[bytes] = boundary_from_content_type(
-                        self.headers.get("Content-Type")
-                    )
-                except MultipartError:
-                    boundary = None
-                # Parsed only to note what was sent; the file is not kept (limit 0).
-                body = read_upload_body(self.rfile, length, boundary, sandbox._incoming_dir(), 0)
-                body.discard()
-                fields = dict(reversed(body.fields))
-                sandbox.index.record_attempt(
-                    UploadAttempt(
-                        path=path,
-                        status=status,
-                        message=reason,
-                        filename=body.content.filename if body.content else None,
-                        project=fields.get("name"),
-                        version=fields.get("version"),
-                        bytes_received=body.bytes_received,
-                        identity=None,
-                    )
+                gone = self.server.sandbox.warehouse.receive_failed_upload(
+                    self.rfile,
+                    length,
+                    self.headers.get("Content-Type"),
+                    failure.status,
+                    failure.reason,
                 )
-                if body.disconnected:
+                if gone:
                     self.close_connection = True
                     return
         elif method in ("POST", "PUT", "PATCH"):
             self._read_small_body()
-        self._send(status, f"{status} {reason}".encode(), reason=reason, headers=headers)
+        self._send(failure.status, failure.body, reason=failure.reason, headers=failure.headers)
 
     # -- GitHub ----------------------------------------------------------------------
 
@@ -333,7 +300,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _pypi_oidc(self, method: str, path: str) -> None:
         sandbox = self.server.sandbox
         body = self._read_small_body() if method == "POST" else b""
-        mode = sandbox.trusted_publishing
+        mode = sandbox.publishing.mode
         routes = (
             "/_/oidc/audience",
             "/_/oidc/mint-token",
@@ -349,7 +316,7 @@ class _Handler(BaseHTTPRequestHandler):
             elif mode == "disabled":
                 self._send_json(403, {"message": "Trusted publishing functionality not enabled"})
             else:
-                self._send_json(200, {"audience": sandbox.audience})
+                self._send_json(200, {"audience": sandbox.publishing.audience})
             return
         if method != "POST":
             self._send_message(405, "Method Not Allowed")
@@ -372,63 +339,27 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 break
             received += len(chunk)
-        sandbox.index.record_attempt(
-            UploadAttempt("/legacy", 308, _LEGACY_REDIRECT_TEXT, None, None, None, received, None)
-        )
+        sandbox.warehouse.note_redirected_upload(received)
         self._send(
             308,
-            _LEGACY_REDIRECT_TEXT.encode(),
-            reason=_LEGACY_REDIRECT_TEXT,
+            LEGACY_REDIRECT_TEXT.encode(),
+            reason=LEGACY_REDIRECT_TEXT,
             headers={"Location": "/legacy/"},
         )
 
     def _upload(self) -> None:
-        sandbox = self.server.sandbox
-        index = sandbox.index
+        warehouse = self.server.sandbox.warehouse
         length = self._content_length()
         if length is None or "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            index.record_attempt(
-                UploadAttempt("/legacy/", 411, "Length Required", None, None, None, 0, None)
-            )
+            warehouse.refuse_unsized_upload()
             self._send(411, b"Length Required", reason="Length Required", close=True)
             return
-        try:
-            boundary: Optional[bytes] = boundary_from_content_type(self.headers.get("Content-Type"))
-        except MultipartError:
-            boundary = None
-        body = read_upload_body(
-            self.rfile, length, boundary, sandbox._incoming_dir(), index.max_file_size
+        result = warehouse.receive_upload(
+            self.rfile, length, self.headers.get("Content-Type"), self.headers.get("Authorization")
         )
-        if body.disconnected:
-            body.discard()
-            index.record_attempt(
-                UploadAttempt(
-                    path="/legacy/",
-                    status=0,
-                    message="client disconnected before the end of the body",
-                    filename=body.content.filename if body.content else None,
-                    project=dict(body.fields).get("name"),
-                    version=dict(body.fields).get("version"),
-                    bytes_received=body.bytes_received,
-                    identity=None,
-                )
-            )
+        if result is None:  # the client went away before the end of the body
             self.close_connection = True
-            return
-        result = index.process_upload(body, self.headers.get("Authorization"))
-        index.record_attempt(
-            UploadAttempt(
-                path="/legacy/",
-                status=result.status,
-                message=result.message if result.status != 200 else "OK",
-                filename=result.filename,
-                project=result.project,
-                version=result.version,
-                bytes_received=body.bytes_received,
-                identity=result.identity,
-            )
-        )
-        if result.status == 200:
+        elif result.status == 200:
             # PyPI's success body holds its warnings, one per line; the sandbox has none.
             self._send(200, result.message.encode())
         else:
@@ -441,32 +372,32 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _simple(self, path: str, query: dict[str, list[str]]) -> None:
         sandbox = self.server.sandbox
-        index = sandbox.index
-        wants_json = _simple_wants_json(self.headers.get("Accept"), query)
+        warehouse = sandbox.warehouse
+        as_json = wants_json(self.headers.get("Accept"), query)
         if path in ("/simple", "/simple/"):
             if path == "/simple":
                 self._redirect("/simple/")
                 return
-            text, content_type = index.simple_index(wants_json)
+            text, content_type = warehouse.simple_index(as_json)
             self._send(200, text.encode(), content_type, headers={"Vary": "Accept"})
             return
         name = path[len("/simple/") :].rstrip("/")
         if not name or "/" in name:
             self._send_message(404, "Not Found")
             return
-        canonical = index.canonical_project(name)
+        canonical = warehouse.canonical_project(name)
         if canonical is None:
             self._send_message(404, "Not Found")
             return
         if canonical != name or not path.endswith("/"):
             self._redirect(f"/simple/{quote(canonical)}/")
             return
-        text, content_type = index.simple_project(name, sandbox.base_url, wants_json)
+        text, content_type = warehouse.simple_project(name, sandbox.base_url, as_json)
         self._send(
             200,
             text.encode(),
             content_type,
-            headers={"Vary": "Accept", "X-PyPI-Last-Serial": str(index.serial)},
+            headers={"Vary": "Accept", "X-PyPI-Last-Serial": str(warehouse.serial)},
         )
 
     def _json_api(self, path: str) -> None:
@@ -477,12 +408,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         name = parts[1]
         version = parts[2] if len(parts) == 4 else None
-        canonical = sandbox.index.canonical_project(name)
+        canonical = sandbox.warehouse.canonical_project(name)
         if canonical is not None and canonical != name:
             rest = f"/{version}" if version else ""
             self._redirect(f"/pypi/{quote(canonical)}{rest}/json")
             return
-        document = sandbox.index.project_json(name, sandbox.base_url, version)
+        document = sandbox.warehouse.project_json(name, sandbox.base_url, version)
         if document is None:
             self._send_json(404, {"message": "Not Found"})
             return
@@ -490,7 +421,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _package(self, path: str) -> None:
         sandbox = self.server.sandbox
-        file_path = sandbox.index.find_package(path)
+        file_path = sandbox.warehouse.find_package(path)
         if file_path is None or not file_path.is_file():
             self._send_message(404, "Not Found")
             return

@@ -1,4 +1,4 @@
-"""``python -m trusted_publish.sandbox``: run the sandbox until SIGTERM or SIGINT."""
+"""``python -m trusted_publish_sandbox``: run the sandbox until SIGTERM or SIGINT."""
 
 from __future__ import annotations
 

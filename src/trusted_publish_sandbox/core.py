@@ -8,29 +8,23 @@ import secrets
 import shutil
 import tempfile
 import threading
-from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Optional, Union
 
-from .index import MAX_FILE_SIZE, MAX_PROJECT_SIZE, Index, StoredFile, UploadAttempt
+from .checks import MAX_FILE_SIZE, MAX_PROJECT_SIZE
+from .faults import Faults
 from .oidc import Identity, SigningKey
-from .publishing import MintRecord, Publisher, TrustedPublishing
+from .publishing import MintRecord, RegisteredPublisher, TrustedPublishing
 from .server import SandboxHTTPServer
+from .storage import StoredFile
 from .tls import make_tls_files, server_context
+from .warehouse import UploadAttempt, Warehouse
 
 __all__ = ["TRUSTED_PUBLISHING_MODES", "Sandbox"]
 
 TRUSTED_PUBLISHING_MODES = ("on", "disabled", "absent")
-
-
-@dataclass
-class _FailureRule:
-    prefix: str
-    statuses: deque[int]
-    retry_after: Optional[str]
 
 
 class Sandbox:
@@ -46,7 +40,7 @@ class Sandbox:
 
     def __init__(
         self,
-        publishers: Optional[Iterable[Publisher]] = None,
+        publishers: Optional[Iterable[RegisteredPublisher]] = None,
         identity: Optional[Identity] = None,
         *,
         token_lifetime: int = 900,
@@ -67,25 +61,25 @@ class Sandbox:
         self._ca_bundle: Optional[Path] = None
         self._identity = identity if identity is not None else Identity()
         self.key = SigningKey()
-        self.index = Index(
+        self.warehouse = Warehouse(
             self._lock,
             users=users,
             max_file_size=max_file_size,
             max_project_size=max_project_size,
         )
         self.publishing = TrustedPublishing(
-            self._lock, self.index, self.key, audience=audience, token_lifetime=token_lifetime
+            self._lock, self.warehouse, self.key, audience=audience, token_lifetime=token_lifetime
         )
         self.trusted_publishing = trusted_publishing
         if publishers is None:
             # The identity's own publisher, open to any project: a plain start then
             # works end to end.
             ident = self._identity
-            publishers = [Publisher(ident.repository, ident.workflow, ident.environment)]
+            publishers = [RegisteredPublisher(ident.repository, ident.workflow, ident.environment)]
         self.publishers = list(publishers)
         self.oidc_request_token = secrets.token_urlsafe(32)
         self._issued_jwts: list[str] = []
-        self._failures: list[_FailureRule] = []
+        self.faults = Faults(self._lock)
         self._storage_arg = Path(storage_dir) if storage_dir is not None else None
         self._storage: Optional[Path] = None
         self._owns_storage = False
@@ -107,7 +101,7 @@ class Sandbox:
             else:
                 self._storage = Path(tempfile.mkdtemp(prefix="trusted-publish-sandbox-"))
                 self._owns_storage = True
-            self.index.attach_storage(self._storage)
+            self.warehouse.attach_storage(self._storage)
             context = None
             if self._tls:
                 tls_dir = self._storage / "tls"
@@ -227,12 +221,12 @@ class Sandbox:
             self._identity = value
 
     @property
-    def publishers(self) -> list[Publisher]:
+    def publishers(self) -> list[RegisteredPublisher]:
         """The configured publishers (a reified pending one shows as a normal one)."""
         return self.publishing.publishers()
 
     @publishers.setter
-    def publishers(self, value: Iterable[Publisher]) -> None:
+    def publishers(self, value: Iterable[RegisteredPublisher]) -> None:
         with self._lock:
             self.publishing.set_publishers(list(value), self._identity.repository_owner_id)
 
@@ -267,33 +261,33 @@ class Sandbox:
 
     @property
     def max_file_size(self) -> int:
-        return self.index.max_file_size
+        return self.warehouse.max_file_size
 
     @max_file_size.setter
     def max_file_size(self, size: int) -> None:
         with self._lock:
-            self.index.max_file_size = size
+            self.warehouse.max_file_size = size
 
     @property
     def max_project_size(self) -> int:
-        return self.index.max_project_size
+        return self.warehouse.max_project_size
 
     @max_project_size.setter
     def max_project_size(self, size: int) -> None:
         with self._lock:
-            self.index.max_project_size = size
+            self.warehouse.max_project_size = size
 
     @property
     def users(self) -> dict[str, str]:
         """Password accounts (``{"alice": "s3cret"}``); they may upload to any project."""
-        return self.index.users
+        return self.warehouse.users
 
     # -- records ---------------------------------------------------------------------
 
     @property
     def upload_attempts(self) -> list[UploadAttempt]:
         with self._lock:
-            return list(self.index.upload_attempts)
+            return list(self.warehouse.upload_attempts)
 
     @property
     def issued_jwts(self) -> list[str]:
@@ -317,10 +311,10 @@ class Sandbox:
             return list(self.publishing.mint_requests)
 
     def files(self, project: str) -> list[StoredFile]:
-        return self.index.files(project)
+        return self.warehouse.files(project)
 
     def projects(self) -> list[str]:
-        return self.index.project_names()
+        return self.warehouse.project_names()
 
     def attestations(self, filename: str) -> list[dict[str, Any]]:
         """The PEP 740 attestations uploaded with ``filename``, decoded; [] when it had none.
@@ -338,15 +332,15 @@ class Sandbox:
 
     def create_project(self, name: str) -> None:
         """Register an empty project (as if someone had created it on PyPI)."""
-        self.index.ensure_project(name)
+        self.warehouse.ensure_project(name)
 
     def delete_file(self, filename: str) -> None:
         """Delete an uploaded file; PyPI never accepts its name again."""
-        self.index.delete_file(filename)
+        self.warehouse.delete_file(filename)
 
     def release_age_days(self, project: str, version: str, days: float) -> None:
         """Pretend the release was created ``days`` ago (14+ closes it to new files)."""
-        self.index.set_release_age(project, version, days)
+        self.warehouse.set_release_age(project, version, days)
 
     def fail_next(
         self,
@@ -358,14 +352,7 @@ class Sandbox:
 
         The request body is read first (PyPI's front end fails after the bytes, too).
         """
-        with self._lock:
-            self._failures.append(
-                _FailureRule(
-                    path_prefix,
-                    deque(statuses),
-                    None if retry_after is None else str(retry_after),
-                )
-            )
+        self.faults.add(path_prefix, statuses, retry_after)
 
     def id_token(self, audience: Optional[str] = None) -> str:
         """A fresh JWT for the current identity, as the token endpoint gives it."""
@@ -385,18 +372,3 @@ class Sandbox:
         stranger = SigningKey()
         stranger.kid = self.key.kid
         return stranger.sign(claims)
-
-    # -- for the server --------------------------------------------------------------
-
-    def _take_failure(self, path: str) -> Optional[tuple[int, Optional[str]]]:
-        with self._lock:
-            for rule in self._failures:
-                if path.startswith(rule.prefix) and rule.statuses:
-                    status = rule.statuses.popleft()
-                    if not rule.statuses:
-                        self._failures.remove(rule)
-                    return status, rule.retry_after
-            return None
-
-    def _incoming_dir(self) -> Path:
-        return self.index.incoming_dir

@@ -4,23 +4,29 @@
 runner exposes to jobs with ``id-token: write`` (plus its JWKS), and a PyPI with
 trusted publishing (``/_/oidc/audience``, ``/_/oidc/mint-token``), the legacy upload
 API (``/legacy/``), the simple index and the JSON API. Answers, status codes and
-texts follow pypi/warehouse. ``python -m trusted_publish.sandbox`` runs it standalone.
+texts follow pypi/warehouse. ``python -m trusted_publish_sandbox`` runs it standalone.
+
+This package imports nothing from the client (``trusted_publish``) and the client imports
+nothing from it: ``trusted-publish sandbox`` starts it as a child process.
 """
 
 from __future__ import annotations
 
+from .auth import IssuedToken
 from .core import TRUSTED_PUBLISHING_MODES, Sandbox
-from .index import MintedToken, StoredFile, UploadAttempt
 from .oidc import Identity
-from .publishing import MintRecord, Publisher
+from .publishing import MintRecord, RegisteredPublisher
+from .storage import StoredFile
+from .warehouse import UploadAttempt, Warehouse
 
 __all__ = [
     "TRUSTED_PUBLISHING_MODES",
     "Identity",
+    "IssuedToken",
     "MintRecord",
-    "MintedToken",
-    "Publisher",
+    "RegisteredPublisher",
     "Sandbox",
     "StoredFile",
     "UploadAttempt",
+    "Warehouse",
 ]

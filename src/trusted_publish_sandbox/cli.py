@@ -12,23 +12,23 @@ import sys
 from types import FrameType
 from typing import Optional
 
+from .checks import MAX_FILE_SIZE
 from .core import TRUSTED_PUBLISHING_MODES, Sandbox
-from .index import MAX_FILE_SIZE
 from .oidc import Identity
-from .publishing import Publisher
+from .publishing import RegisteredPublisher
 
 __all__ = ["main", "parse_publisher"]
 
 
-def parse_publisher(spec: str) -> Publisher:
-    """``OWNER/REPO:WORKFLOW.yml[:ENV]`` -> Publisher (open to any project)."""
+def parse_publisher(spec: str) -> RegisteredPublisher:
+    """``OWNER/REPO:WORKFLOW.yml[:ENV]`` -> RegisteredPublisher (open to any project)."""
     parts = spec.split(":")
     if len(parts) not in (2, 3) or not all(parts[:2]):
         raise argparse.ArgumentTypeError(
             f"expected OWNER/REPO:WORKFLOW.yml[:ENVIRONMENT], got {spec!r}"
         )
     try:
-        return Publisher(parts[0], parts[1], parts[2] if len(parts) == 3 else None)
+        return RegisteredPublisher(parts[0], parts[1], parts[2] if len(parts) == 3 else None)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -42,7 +42,7 @@ def _user(spec: str) -> tuple[str, str]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m trusted_publish.sandbox",
+        prog="python -m trusted_publish_sandbox",
         description="Local GitHub OIDC token service + PyPI with trusted publishing.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")

@@ -20,10 +20,11 @@ import jwt
 from packaging.utils import canonicalize_name
 from pydantic import BaseModel, StrictStr, ValidationError
 
-from .index import Index, MintedToken
+from .auth import IssuedToken
 from .oidc import SigningKey
+from .warehouse import Warehouse
 
-__all__ = ["MintRecord", "Publisher", "TrustedPublishing"]
+__all__ = ["MintRecord", "RegisteredPublisher", "TrustedPublishing"]
 
 # Warehouse's lookahead pattern: the workflow file name is what precedes "@" in
 # job_workflow_ref; file names and refs may both contain "/" and "@".
@@ -61,7 +62,7 @@ class ReusedTokenError(Exception):
 
 
 @dataclass(frozen=True)
-class Publisher:
+class RegisteredPublisher:
     """A trusted publisher as registered on PyPI.
 
     ``projects`` None is a sandbox convenience: tokens minted through it may upload to
@@ -100,8 +101,10 @@ class Publisher:
 
 
 @dataclass
-class _Registered:
-    spec: Publisher
+class _PublisherState:
+    """A registered publisher as the exchange matches it: normalized, maybe still pending."""
+
+    spec: RegisteredPublisher
     owner: str
     name: str
     owner_id: str
@@ -120,7 +123,7 @@ class _Registered:
         env = f":{self.environment}" if self.environment else ""
         return f"{self.repository}:{self.workflow}{env}"
 
-    def as_publisher(self) -> Publisher:
+    def as_publisher(self) -> RegisteredPublisher:
         return replace(
             self.spec,
             pending=self.pending,
@@ -164,14 +167,14 @@ class TrustedPublishing:
     def __init__(
         self,
         lock: threading.RLock,
-        index: Index,
+        warehouse: Warehouse,
         key: SigningKey,
         *,
         audience: str = "pypi",
         token_lifetime: int = 900,
     ) -> None:
         self.lock = lock
-        self.index = index
+        self.warehouse = warehouse
         self.key = key
         self.audience = audience
         self.token_lifetime = token_lifetime
@@ -180,18 +183,20 @@ class TrustedPublishing:
         self.mint_requests: list[MintRecord] = []
         self.minted_tokens: list[str] = []
         self.burned_tokens: list[str] = []
-        self._registered: list[_Registered] = []
+        self._registered: list[_PublisherState] = []
         self._used_jti: dict[str, int] = {}
 
     # -- publishers ------------------------------------------------------------------
 
-    def set_publishers(self, publishers: Iterable[Publisher], default_owner_id: str) -> None:
+    def set_publishers(
+        self, publishers: Iterable[RegisteredPublisher], default_owner_id: str
+    ) -> None:
         registered = []
         for spec in publishers:
             owner, _, name = spec.repository.partition("/")
             names = spec.project_names
             registered.append(
-                _Registered(
+                _PublisherState(
                     spec=spec,
                     owner=owner,
                     name=name,
@@ -209,9 +214,9 @@ class TrustedPublishing:
                 # those projects so uploads through the publisher have somewhere to go.
                 if not spec.pending and spec.project_names is not None:
                     for project in spec.project_names:
-                        self.index.ensure_project(project)
+                        self.warehouse.ensure_project(project)
 
-    def publishers(self) -> list[Publisher]:
+    def publishers(self) -> list[RegisteredPublisher]:
         with self.lock:
             return [r.as_publisher() for r in self._registered if r.active]
 
@@ -262,16 +267,16 @@ class TrustedPublishing:
             # Warehouse lets this escape (a 500); the sandbox answers what it means.
             return _invalid("invalid-reuse-token", "invalid token: already used")
         if pending is not None:
-            # A pending publisher names exactly one project (checked by Publisher).
+            # A pending publisher names exactly one project (checked by RegisteredPublisher).
             (project,) = tuple(pending.spec.project_names or ())
-            if self.index.has_project(project):
+            if self.warehouse.has_project(project):
                 pending.active = False  # warehouse deletes the stale pending publisher
                 outcome = _invalid(
                     "invalid-pending-publisher", "valid token, but project already exists"
                 )
                 outcome.publisher = pending.label
                 return outcome
-            self.index.ensure_project(project)
+            self.warehouse.ensure_project(project)
             pending.pending = False
 
         try:
@@ -288,12 +293,14 @@ class TrustedPublishing:
         # PyPI's tokens are macaroons serialized as "pypi-AgE..." (base64); the shape
         # matters to clients that recognise and mask them, not the content.
         token = "pypi-AgE" + secrets.token_urlsafe(96)
-        self.index.tokens[token] = MintedToken(
-            token=token,
-            publisher=publisher.label,
-            projects=None if publisher.projects is None else frozenset(publisher.projects),
-            not_before=not_before,
-            expires_at=expires_at,
+        self.warehouse.issue_token(
+            IssuedToken(
+                token=token,
+                publisher=publisher.label,
+                projects=None if publisher.projects is None else frozenset(publisher.projects),
+                not_before=not_before,
+                expires_at=expires_at,
+            )
         )
         jti = claims.get("jti")
         if isinstance(jti, str) and jti:
@@ -315,7 +322,7 @@ class TrustedPublishing:
         except ValidationError:
             return 202
         with self.lock:
-            if self.index.tokens.pop(token, None) is not None:
+            if self.warehouse.revoke_token(token):
                 self.burned_tokens.append(token)
         return 202
 
@@ -349,7 +356,7 @@ class TrustedPublishing:
             return None
         return claims
 
-    def _find(self, claims: Mapping[str, Any], *, pending: bool) -> _Registered:
+    def _find(self, claims: Mapping[str, Any], *, pending: bool) -> _PublisherState:
         for name in _REQUIRED_CLAIMS:
             if claims.get(name) is None:
                 raise InvalidPublisherError(f"Missing claim {name!r}")
@@ -380,8 +387,8 @@ class TrustedPublishing:
 
     @staticmethod
     def _for_environment(
-        candidates: Sequence[_Registered], environment: Optional[str]
-    ) -> Optional[_Registered]:
+        candidates: Sequence[_PublisherState], environment: Optional[str]
+    ) -> Optional[_PublisherState]:
         # A publisher bound to the job's environment beats one that accepts any.
         if environment:
             for candidate in candidates:
@@ -392,7 +399,7 @@ class TrustedPublishing:
                 return candidate
         return None
 
-    def _verify_claims(self, publisher: _Registered, claims: Mapping[str, Any]) -> None:
+    def _verify_claims(self, publisher: _PublisherState, claims: Mapping[str, Any]) -> None:
         def failed(name: str) -> InvalidPublisherError:
             return InvalidPublisherError(f"Check failed for required claim {name!r}")
 

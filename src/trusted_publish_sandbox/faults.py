@@ -1,0 +1,80 @@
+"""Fault injection: answer the next requests under a path with chosen error statuses.
+
+A test calls ``Sandbox.fail_next("/legacy/", [503, 503])``; the server asks ``Faults.take``
+before routing each request, and answers an ``InjectedFailure`` after reading the body
+(PyPI's front end fails after the bytes, too).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Optional, Union
+
+__all__ = ["Faults", "InjectedFailure"]
+
+
+@dataclass(frozen=True)
+class InjectedFailure:
+    """The answer chosen for one request: a status and maybe a Retry-After."""
+
+    status: int
+    retry_after: Optional[str]
+
+    @property
+    def reason(self) -> str:
+        known = self.status in HTTPStatus._value2member_map_
+        return HTTPStatus(self.status).phrase if known else "Error"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": self.retry_after} if self.retry_after is not None else {}
+
+    @property
+    def body(self) -> bytes:
+        return f"{self.status} {self.reason}".encode()
+
+
+@dataclass
+class _FailureRule:
+    prefix: str
+    statuses: deque[int]
+    retry_after: Optional[str]
+
+
+class Faults:
+    """The pending failure rules of one sandbox, first added first used."""
+
+    def __init__(self, lock: threading.RLock) -> None:
+        self._lock = lock
+        self._rules: list[_FailureRule] = []
+
+    def add(
+        self,
+        path_prefix: str,
+        statuses: Sequence[int],
+        retry_after: Optional[Union[int, str]] = None,
+    ) -> None:
+        """Answer the next ``len(statuses)`` requests under ``path_prefix`` with these."""
+        with self._lock:
+            self._rules.append(
+                _FailureRule(
+                    path_prefix,
+                    deque(statuses),
+                    None if retry_after is None else str(retry_after),
+                )
+            )
+
+    def take(self, path: str) -> Optional[InjectedFailure]:
+        """The failure for a request to ``path``, used up; None to answer it normally."""
+        with self._lock:
+            for rule in self._rules:
+                if path.startswith(rule.prefix) and rule.statuses:
+                    status = rule.statuses.popleft()
+                    if not rule.statuses:
+                        self._rules.remove(rule)
+                    return InjectedFailure(status, rule.retry_after)
+            return None

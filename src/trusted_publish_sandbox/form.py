@@ -1,0 +1,202 @@
+"""The upload form: its fields cleaned as warehouse cleans them, validated, read as metadata.
+
+``form_error`` is warehouse's ``UploadForm`` validation (``warehouse/forklift/forms.py``);
+``parse_form_metadata`` is its core-metadata parsing (``warehouse/forklift/metadata.py``),
+with the same texts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, Optional, cast
+
+from packaging.metadata import ExceptionGroup, InvalidMetadata, Metadata, RawMetadata
+
+from . import dists
+from .refusal import CORE_METADATA_URL, bad
+
+__all__ = ["SUPPORTED_METADATA_VERSIONS", "UploadForm", "form_error", "parse_form_metadata"]
+
+# Upload metadata versions warehouse implements (forklift/metadata.py); packaging knows
+# newer ones, PyPI still refuses them.
+SUPPORTED_METADATA_VERSIONS = ("1.0", "1.1", "1.2", "2.1", "2.2", "2.3", "2.4", "2.5")
+_ERROR_MESSAGE_ORDER = ("metadata-version", "name", "version")
+_PROJECT_NAME_RE = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+_DIGEST_RE = re.compile(r"^[A-F0-9]{64}$", re.IGNORECASE)
+
+# Form keys (what twine and uv send) -> packaging RawMetadata keys.
+_SINGLE_FIELDS = {
+    "metadata_version": "metadata_version",
+    "name": "name",
+    "version": "version",
+    "summary": "summary",
+    "description": "description",
+    "description_content_type": "description_content_type",
+    "author": "author",
+    "author_email": "author_email",
+    "maintainer": "maintainer",
+    "maintainer_email": "maintainer_email",
+    "license": "license",
+    "license_expression": "license_expression",
+    "home_page": "home_page",
+    "download_url": "download_url",
+    "requires_python": "requires_python",
+}
+_MULTI_FIELDS = {
+    "classifiers": "classifiers",
+    "requires_dist": "requires_dist",
+    "provides_extra": "provides_extra",
+    "dynamic": "dynamic",
+    "requires_external": "requires_external",
+    "provides_dist": "provides_dist",
+    "obsoletes_dist": "obsoletes_dist",
+    "requires": "requires",
+    "provides": "provides",
+    "obsoletes": "obsoletes",
+    "platform": "platforms",
+    "supported_platform": "supported_platforms",
+    "license_file": "license_files",
+    "license_files": "license_files",
+    "import_names": "import_names",
+    "import_namespaces": "import_namespaces",
+}
+
+
+class UploadForm:
+    """The form fields as a multi-dict, cleaned the way warehouse cleans them."""
+
+    def __init__(self, pairs: Sequence[tuple[str, str]]) -> None:
+        cleaned: list[tuple[str, str]] = []
+        for key, value in pairs:
+            # distutils sent "UNKNOWN" for missing required values; PyPI drops them.
+            if value.strip() == "UNKNOWN":
+                continue
+            cleaned.append((key, value.replace("\x00", "\\x00")))
+        self.pairs = cleaned
+
+    def get(self, key: str) -> Optional[str]:
+        for name, value in self.pairs:
+            if name == key:
+                return value
+        return None
+
+    def getall(self, key: str) -> list[str]:
+        return [value for name, value in self.pairs if name == key]
+
+    def __contains__(self, key: str) -> bool:
+        return any(name == key for name, _ in self.pairs)
+
+
+def _field_errors(form: UploadForm) -> dict[str, str]:
+    """Per-field errors of warehouse's ``UploadForm`` (wtforms validators)."""
+    errors: dict[str, str] = {}
+    name = form.get("name")
+    if not name:
+        errors["name"] = "This field is required."
+    elif not _PROJECT_NAME_RE.match(name):
+        errors["name"] = (
+            "Start and end with a letter or numeral containing only ASCII numeric "
+            "and '.', '_' and '-'."
+        )
+    filetype = form.get("filetype")
+    if not filetype:
+        errors["filetype"] = "This field is required."
+    elif filetype not in dists.FILETYPE_EXTENSIONS:
+        errors["filetype"] = "Use a known file type."
+    for key, label in (("sha256_digest", "SHA256"), ("blake2_256_digest", "BLAKE2")):
+        value = form.get(key)
+        if value and value.strip() and not _DIGEST_RE.match(value):
+            errors[key] = f"Use a valid, hex-encoded, {label} message digest."
+    return errors
+
+
+def form_error(form: UploadForm) -> Optional[str]:
+    """The message of warehouse's ``UploadForm`` validation, or None when valid."""
+    errors = _field_errors(form)
+    if errors:
+        field_name = next((f for f in _ERROR_MESSAGE_ORDER if f in errors), sorted(errors)[0])
+        if field_name != "name":
+            return f"Invalid value for {field_name}. Error: {errors[field_name]}"
+        # Only "name" carries a description in UploadForm, hence its longer text.
+        data = form.get("name") or ""
+        shown = data[:30] + "..." + data[-30:] if len(data) > 60 else data
+        return (
+            f"{shown!r} is an invalid value for Name. Error: {errors['name']} "
+            f"See {CORE_METADATA_URL} for more information."
+        )
+
+    # UploadForm.full_validate, which runs only once every field is valid.
+    filetype = form.get("filetype")
+    pyversion = form.get("pyversion")
+    if filetype != "sdist" and not pyversion:
+        return "Error: Python version is required for binary distribution uploads."
+    if filetype == "sdist" and pyversion and pyversion != "source":
+        return "Error: Use 'source' as Python version for an sdist."
+    if not (form.get("md5_digest") or form.get("sha256_digest") or form.get("blake2_256_digest")):
+        return "Error: Include at least one message digest."
+    return None
+
+
+def _raw_metadata(form: UploadForm) -> tuple[RawMetadata, list[InvalidMetadata]]:
+    raw: dict[str, Any] = {}
+    problems: list[InvalidMetadata] = []
+    for key, value in form.pairs:
+        if key in _SINGLE_FIELDS:
+            raw.setdefault(_SINGLE_FIELDS[key], value)
+        elif key in _MULTI_FIELDS:
+            raw.setdefault(_MULTI_FIELDS[key], []).append(value)
+        elif key == "keywords":
+            raw.setdefault("keywords", []).extend(
+                word.strip() for word in value.split(",") if word.strip()
+            )
+        elif key == "project_urls":
+            label, _, url = (part.strip() for part in value.partition(","))
+            urls = raw.setdefault("project_urls", {})
+            if label in urls:
+                problems.append(InvalidMetadata("project-url", "'project-url' has invalid data"))
+            urls[label] = url
+    return cast(RawMetadata, raw), problems
+
+
+def parse_form_metadata(form: UploadForm) -> Metadata:
+    """The form's core metadata, validated as warehouse validates it."""
+    raw, problems = _raw_metadata(form)
+    errors: list[InvalidMetadata] = list(problems)
+    meta: Optional[Metadata] = None
+    try:
+        meta = Metadata.from_raw(raw, validate=True)
+    except ExceptionGroup as group:
+        errors.extend(exc for exc in group.exceptions if isinstance(exc, InvalidMetadata))
+    if meta is not None and not errors:
+        if meta.metadata_version not in SUPPORTED_METADATA_VERSIONS:
+            errors.append(
+                InvalidMetadata(
+                    "metadata-version",
+                    f"{meta.metadata_version!r} is not a valid metadata version",
+                )
+            )
+        if meta.version.local:
+            errors.append(
+                InvalidMetadata(
+                    "version", f"The use of local versions in '{meta.version}' is not allowed."
+                )
+            )
+        if meta.summary is not None and len(meta.summary) > 512:
+            errors.append(
+                InvalidMetadata("summary", "'summary' field must be 512 characters or less.")
+            )
+    if errors or meta is None:
+        by_field: dict[str, list[InvalidMetadata]] = {}
+        for error in errors:
+            by_field.setdefault(error.field, []).append(error)
+        for field_name in _ERROR_MESSAGE_ORDER:
+            if field_name in by_field:
+                break
+        else:
+            field_name = sorted(by_field)[0] if by_field else ""
+        message = str(by_field[field_name][0]) if by_field else "invalid metadata"
+        if not message.endswith("."):
+            message += "."
+        raise bad(f"{message} See {CORE_METADATA_URL} for more information.")
+    return meta
