@@ -83,10 +83,6 @@ def _zip_bomb(folder: Path) -> None:
     make_wheel(folder, "tp_zipbomb", extra_files={"tp_zipbomb/zeros": bytes(65 * MIB)})
 
 
-def _tar_bomb(folder: Path) -> None:
-    make_sdist(folder, "tp_tarbomb", extra_members={"tp_tarbomb-1.0.0/zeros": bytes(65 * MIB)})
-
-
 def _corrupt_metadata(folder: Path) -> None:
     wheel = make_wheel(folder, "tp_crc", compression=zipfile.ZIP_STORED)
     corrupt_member(wheel, b"Summary: A sample")
@@ -191,26 +187,18 @@ BREAKERS: dict[str, Breaker] = {
             "more than 50 times its size: PyPI refuses it as a decompression bomb",
         ),
     ),
-    "tar-bomb": Breaker(
-        _tar_bomb,
-        ("tp_tarbomb-1.0.0.tar.gz: inflates past 64.0 MiB, more than 50 times its size",),
-    ),
     "sdist-without-pkg-info": Breaker(
         lambda f: make_sdist(f, "tp_nopkginfo", pkg_info=False),
-        ("tp_nopkginfo-1.0.0.tar.gz: has no tp_nopkginfo-1.0.0/PKG-INFO",),
-    ),
-    "sdist-renamed": Breaker(
-        lambda f: make_sdist(f, "tp_moved", root="Tp_Moved-1.0.0"),
         (
-            "tp_moved-1.0.0.tar.gz: its top-level folder is Tp_Moved-1.0.0/, but the file name "
-            "says tp_moved-1.0.0/",
+            'tp_nopkginfo-1.0.0.tar.gz: PyPI refuses it ("Invalid distribution file. PKG-INFO '
+            'not found at tp_nopkginfo-1.0.0/PKG-INFO")',
         ),
     ),
     "sdist-member-outside-its-folder": Breaker(
         lambda f: make_sdist(f, "tp_outside", extra_members={"setup.cfg": b""}),
         (
-            "tp_outside-1.0.0.tar.gz: has members outside its top-level folder "
-            "tp_outside-1.0.0/: 'setup.cfg'",
+            'tp_outside-1.0.0.tar.gz: PyPI refuses it ("Invalid distribution file. Incorrect '
+            'number of top-level directories in sdist")',
         ),
     ),
     "sdist-unsafe-path": Breaker(
@@ -793,7 +781,6 @@ def test_a_renamed_real_sdist_is_caught(built_dists: Path, tmp_path: Path) -> No
     sdist = next(built_dists.glob("*.tar.gz"))
     shutil.copy(sdist, tmp_path / sdist.name.replace("1.0.0", "1.0.1"))
     text = problems_of(tmp_path)
-    assert "its top-level folder is tp_demo_package-1.0.0/" in text
     assert "the file name has version '1.0.1', but its metadata says Version: 1.0.0" in text
 
 
