@@ -3,7 +3,7 @@
 The corpus below holds, for each rule, a file that breaks it (made by code, no checked-in
 binaries) and the words its problem line must contain. Each file is then mixed with a good
 release and published: the run must stop with exit code 3, one `::error` naming the
-problem, and an index that saw nothing, not even a connection. Last, real builds from three
+problem, and an index that saw nothing, not even a connection. Last, real builds from four
 build backends must pass clean.
 """
 
@@ -677,7 +677,7 @@ def test_check_runs_offline_without_importing_requests(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
-# --- real builds from three build backends ---------------------------------------------------
+# --- real builds from four build backends ---------------------------------------------------
 
 SETUPTOOLS_PROJECT = {
     "pyproject.toml": """\
@@ -724,6 +724,36 @@ name = "tp_flit_demo"
 }
 
 
+PDM_PROJECT = {
+    "pyproject.toml": """\
+[build-system]
+requires = ["pdm-backend>=2.4"]
+build-backend = "pdm.backend"
+
+[project]
+name = "tp-pdm-demo"
+version = "4.0.0"
+description = "Built by pdm-backend in a test"
+readme = "README.md"
+license = "MIT"
+license-files = ["LICENSE"]
+requires-python = ">=3.9"
+authors = [{ name = "PDM Demo", email = "pdm-demo@example.org" }]
+classifiers = ["Programming Language :: Python :: 3", "Operating System :: OS Independent"]
+dependencies = ["packaging>=24"]
+
+[project.urls]
+Homepage = "https://example.org/tp-pdm-demo"
+
+[project.scripts]
+tp-pdm-demo = "tp_pdm_demo:main"
+""",
+    "README.md": "# tp-pdm-demo\n\nA *Markdown* README.\n",
+    "LICENSE": "MIT License\n",
+    "src/tp_pdm_demo/__init__.py": '__version__ = "4.0.0"\n\n\ndef main() -> None:\n    pass\n',
+}
+
+
 def _write_project(folder: Path, files: dict[str, str]) -> Path:
     for name, text in files.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
@@ -760,6 +790,11 @@ def test_the_demo_built_with_hatchling_passes_clean(
             FLIT_PROJECT,
             ["tp_flit_demo-3.0.0rc1-py3-none-any.whl", "tp_flit_demo-3.0.0rc1.tar.gz"],
             id="flit-core",
+        ),
+        pytest.param(
+            PDM_PROJECT,
+            ["tp_pdm_demo-4.0.0-py3-none-any.whl", "tp_pdm_demo-4.0.0.tar.gz"],
+            id="pdm-backend",
         ),
     ],
 )
