@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import struct
 import tarfile
 import zipfile
 from collections.abc import Collection, Mapping, Sequence
@@ -112,11 +113,15 @@ def make_wheel(
     omit: Collection[str] = (),
     wheel_file: str | None = None,
     compression: int = zipfile.ZIP_DEFLATED,
+    streaming: bool = False,
+    member_comment: bytes = b"",
 ) -> Path:
     """A pure wheel `{name}-{version}-{tag}.whl` with METADATA, WHEEL and RECORD.
 
     `dist_info` renames the .dist-info folder; `omit` leaves out some of its files
     ("METADATA", "WHEEL", "RECORD"); `wheel_file` replaces the WHEEL file's text.
+    `streaming` writes it as a streaming zip tool does (sizes in data descriptors);
+    `member_comment` gives every member that zip comment.
     """
     folder.mkdir(parents=True, exist_ok=True)
     dist_info = dist_info or f"{name}-{version}.dist-info"
@@ -138,10 +143,29 @@ def make_wheel(
         record = "\n".join(_record_line(p, d) for p, d in files.items())
         files[f"{dist_info}/RECORD"] = (record + f"\n{dist_info}/RECORD,,\n").encode()
     path = folder / (filename or f"{name}-{version}-{tag}.whl")
-    with zipfile.ZipFile(path, "w", compression) as zf:
-        for member, data in files.items():
-            zf.writestr(member, data)
+    with path.open("wb") as raw:
+        # zipfile writes data descriptors when it can't seek back to fill in the sizes.
+        out = _Unseekable(raw) if streaming else raw
+        with zipfile.ZipFile(out, "w", compression) as zf:  # type: ignore[arg-type]
+            for member, data in files.items():
+                info = zipfile.ZipInfo(member, date_time=(2024, 1, 1, 0, 0, 0))
+                info.compress_type = compression
+                info.comment = member_comment
+                zf.writestr(info, data)
     return path
+
+
+class _Unseekable:
+    """A write-only file that can't seek or tell, like a pipe."""
+
+    def __init__(self, raw: io.BufferedWriter) -> None:
+        self._raw = raw
+
+    def write(self, data: bytes) -> int:
+        return self._raw.write(data)
+
+    def flush(self) -> None:
+        self._raw.flush()
 
 
 def make_sdist(
@@ -155,12 +179,14 @@ def make_sdist(
     extra_members: Mapping[str, bytes] | None = None,
     symlinks: Mapping[str, str] | None = None,
     pkg_info: bool = True,
+    sparse: Collection[str] = (),
 ) -> Path:
     """A PEP 625 sdist `{name}-{version}.tar.gz` holding `{root}/PKG-INFO`.
 
     `extra_members` are added by their full name (outside the root if so named);
-    `symlinks` maps member names to link targets; `pkg_info=False` leaves PKG-INFO out.
-    A `filename` ending in .zip makes a zip archive, the sdist format before PEP 625.
+    `symlinks` maps member names to link targets; `pkg_info=False` leaves PKG-INFO out;
+    `sparse` names members written as GNU sparse files. A `filename` ending in .zip makes a
+    zip archive, the sdist format before PEP 625.
     """
     folder.mkdir(parents=True, exist_ok=True)
     root = root or f"{name}-{version}"
@@ -179,10 +205,14 @@ def make_sdist(
             for member, data in files.items():
                 zf.writestr(member, data)
         return path
-    with tarfile.open(path, "w:gz") as tf:
+    tar_format = tarfile.GNU_FORMAT if sparse else tarfile.PAX_FORMAT
+    with tarfile.open(path, "w:gz", format=tar_format) as tf:
         for member, data in files.items():
             info = tarfile.TarInfo(member)
             info.size = len(data)
+            if member in sparse:
+                # An empty sparse map: GNU tar's header type is what PyPI refuses.
+                info.type = tarfile.GNUTYPE_SPARSE
             tf.addfile(info, io.BytesIO(data))
         for member, target in (symlinks or {}).items():
             info = tarfile.TarInfo(member)
@@ -190,6 +220,33 @@ def make_sdist(
             info.linkname = target
             tf.addfile(info)
     return path
+
+
+def patch_local_size(path: Path, member: str) -> Path:
+    """Change `member`'s size in its local header only: the central directory disagrees."""
+    data = bytearray(path.read_bytes())
+    at = data.index(b"PK\x03\x04")
+    while data[at + 30 : at + 30 + len(member)] != member.encode():
+        at = data.index(b"PK\x03\x04", at + 4)
+    (size,) = struct.unpack_from("<L", data, at + 22)
+    struct.pack_into("<L", data, at + 22, size + 1)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def with_zip64_extensible_data(path: Path) -> bytes:
+    """The zip's bytes with a ZIP64 end record (and locator) carrying 4 bytes of
+    extensible data, put before its end record."""
+    data = path.read_bytes()
+    eocd = data.rindex(b"PK\x05\x06")
+    records, cd_size, cd_offset = struct.unpack_from("<xxxxxxxxHLL", data, eocd)
+    extensible = b"\x00\x00\x00\x00"
+    eocd64 = struct.pack(
+        "<4sQHHLLQQQQ", b"PK\x06\x06", 44 + len(extensible), 45, 45, 0, 0, records,
+        records, cd_size, cd_offset,
+    ) + extensible  # fmt: skip
+    locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, eocd, 1)
+    return data[:eocd] + eocd64 + locator + data[eocd:]
 
 
 def make_release(folder: Path, name: str = "tp_sample", version: str = "1.0.0") -> list[Path]:

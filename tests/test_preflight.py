@@ -3,7 +3,7 @@
 The corpus below holds, for each rule, a file that breaks it (made by code, no checked-in
 binaries) and the words its problem line must contain. Each file is then mixed with a good
 release and published: the run must stop with exit code 3, one `::error` naming the
-problem, and an index that saw nothing, not even a connection. Last, real builds from three
+problem, and an index that saw nothing, not even a connection. Last, real builds from four
 build backends must pass clean.
 """
 
@@ -82,10 +82,6 @@ def _member_twice(folder: Path) -> None:
 def _zip_bomb(folder: Path) -> None:
     # 65 MiB of zeros deflate to ~65 KiB: over 64 MiB and 1000 times its size.
     make_wheel(folder, "tp_zipbomb", extra_files={"tp_zipbomb/zeros": bytes(65 * MIB)})
-
-
-def _tar_bomb(folder: Path) -> None:
-    make_sdist(folder, "tp_tarbomb", extra_members={"tp_tarbomb-1.0.0/zeros": bytes(65 * MIB)})
 
 
 def _corrupt_metadata(folder: Path) -> None:
@@ -192,26 +188,18 @@ BREAKERS: dict[str, Breaker] = {
             "more than 50 times its size: PyPI refuses it as a decompression bomb",
         ),
     ),
-    "tar-bomb": Breaker(
-        _tar_bomb,
-        ("tp_tarbomb-1.0.0.tar.gz: inflates past 64.0 MiB, more than 50 times its size",),
-    ),
     "sdist-without-pkg-info": Breaker(
         lambda f: make_sdist(f, "tp_nopkginfo", pkg_info=False),
-        ("tp_nopkginfo-1.0.0.tar.gz: has no tp_nopkginfo-1.0.0/PKG-INFO",),
-    ),
-    "sdist-renamed": Breaker(
-        lambda f: make_sdist(f, "tp_moved", root="Tp_Moved-1.0.0"),
         (
-            "tp_moved-1.0.0.tar.gz: its top-level folder is Tp_Moved-1.0.0/, but the file name "
-            "says tp_moved-1.0.0/",
+            'tp_nopkginfo-1.0.0.tar.gz: PyPI refuses it ("Invalid distribution file. PKG-INFO '
+            'not found at tp_nopkginfo-1.0.0/PKG-INFO")',
         ),
     ),
     "sdist-member-outside-its-folder": Breaker(
         lambda f: make_sdist(f, "tp_outside", extra_members={"setup.cfg": b""}),
         (
-            "tp_outside-1.0.0.tar.gz: has members outside its top-level folder "
-            "tp_outside-1.0.0/: 'setup.cfg'",
+            'tp_outside-1.0.0.tar.gz: PyPI refuses it ("Invalid distribution file. Incorrect '
+            'number of top-level directories in sdist")',
         ),
     ),
     "sdist-unsafe-path": Breaker(
@@ -641,7 +629,7 @@ def test_check_runs_offline_without_importing_requests(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
-# --- real builds from three build backends ---------------------------------------------------
+# --- real builds from four build backends ---------------------------------------------------
 
 SETUPTOOLS_PROJECT = {
     "pyproject.toml": """\
@@ -688,6 +676,36 @@ name = "tp_flit_demo"
 }
 
 
+PDM_PROJECT = {
+    "pyproject.toml": """\
+[build-system]
+requires = ["pdm-backend>=2.4"]
+build-backend = "pdm.backend"
+
+[project]
+name = "tp-pdm-demo"
+version = "4.0.0"
+description = "Built by pdm-backend in a test"
+readme = "README.md"
+license = "MIT"
+license-files = ["LICENSE"]
+requires-python = ">=3.9"
+authors = [{ name = "PDM Demo", email = "pdm-demo@example.org" }]
+classifiers = ["Programming Language :: Python :: 3", "Operating System :: OS Independent"]
+dependencies = ["packaging>=24"]
+
+[project.urls]
+Homepage = "https://example.org/tp-pdm-demo"
+
+[project.scripts]
+tp-pdm-demo = "tp_pdm_demo:main"
+""",
+    "README.md": "# tp-pdm-demo\n\nA *Markdown* README.\n",
+    "LICENSE": "MIT License\n",
+    "src/tp_pdm_demo/__init__.py": '__version__ = "4.0.0"\n\n\ndef main() -> None:\n    pass\n',
+}
+
+
 def _write_project(folder: Path, files: dict[str, str]) -> Path:
     for name, text in files.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
@@ -725,6 +743,11 @@ def test_the_demo_built_with_hatchling_passes_clean(
             ["tp_flit_demo-3.0.0rc1-py3-none-any.whl", "tp_flit_demo-3.0.0rc1.tar.gz"],
             id="flit-core",
         ),
+        pytest.param(
+            PDM_PROJECT,
+            ["tp_pdm_demo-4.0.0-py3-none-any.whl", "tp_pdm_demo-4.0.0.tar.gz"],
+            id="pdm-backend",
+        ),
     ],
 )
 def test_dists_of_other_build_backends_pass_clean(
@@ -745,7 +768,6 @@ def test_a_renamed_real_sdist_is_caught(built_dists: Path, tmp_path: Path) -> No
     sdist = next(built_dists.glob("*.tar.gz"))
     shutil.copy(sdist, tmp_path / sdist.name.replace("1.0.0", "1.0.1"))
     text = problems_of(tmp_path)
-    assert "its top-level folder is tp_demo_package-1.0.0/" in text
     assert "the file name has version '1.0.1', but its metadata says Version: 1.0.0" in text
 
 

@@ -3,8 +3,9 @@
 A distribution comes from a build job we do not control, maybe through an artifact store,
 so its bytes are treated as untrusted input. Nothing is ever written to disk; member names
 are checked, not used as paths; the bytes inflated for the few small members we need
-(METADATA, WHEEL, PKG-INFO) are capped, and so is the whole decompressed stream of an sdist
-(which we must inflate to see its member list).
+(METADATA, WHEEL, PKG-INFO, entry_points.txt) are capped, and so is the whole decompressed
+stream of an sdist (which we must inflate to see its member list). A wheel's zip framing is
+checked by walking its record headers, seeking over the member data.
 
 What is *not* done, on purpose: inflating every member of a wheel to check its CRC. That
 doubles the work for a large wheel, PyPI does not do it either, and the usual damage (a
@@ -31,6 +32,7 @@ from typing import BinaryIO
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from .digests import Digests
+from .pypi_rules import dist_files, entry_points, zip_framing
 
 ONE_MIB = 1024 * 1024
 
@@ -40,10 +42,13 @@ ONE_MIB = 1024 * 1024
 MAX_METADATA_BYTES = 16 * ONE_MIB
 
 #: PyPI refuses a zip that inflates past this ratio once it is over the size below
-#: (warehouse forklift `_is_valid_dist_file`). We use the same bound to stop inflating an
-#: sdist's stream: past it, reading on is what a decompression bomb wants.
+#: (warehouse/forklift/legacy.py `_is_valid_dist_file`). It has no such rule for an sdist's
+#: tar: one past the same bound is only warned about.
 BOMB_RATIO = 50
 BOMB_MIN_SIZE = 64 * ONE_MIB
+#: Where we stop inflating an sdist, whatever its size: time stays bounded. Past it, what was
+#: not read is not judged (the index decides), and a warning says so.
+MAX_INFLATED = 2 * 1024 * ONE_MIB
 
 _CHUNK = 1024 * 1024
 #: Zip compression methods PyPI accepts; pip can read a few more, PyPI refuses them.
@@ -67,7 +72,12 @@ class Contents:
     """Every member name (for License-File checks)."""
     digests: Digests | None = None
     """Set for an sdist, which is hashed in the same pass that inflates it."""
+    complete: bool = True
+    """False when reading stopped early: `members` is then only the start of the list."""
     problems: list[str] = field(default_factory=list)
+    pypi_problems: list[str] = field(default_factory=list)
+    """What only PyPI refuses (its archive framing rules, entry points...)."""
+    warnings: list[str] = field(default_factory=list)
 
 
 def unsafe_member(name: str) -> bool:
@@ -105,12 +115,17 @@ def read_wheel(path: Path) -> Contents:
             if found.problems:
                 # An unsafe or oversized archive is not read any further.
                 return found
+            with path.open("rb") as fh:
+                central = {i.orig_filename: (i.compress_size, i.file_size) for i in infos}
+                found.pypi_problems.extend(zip_framing.problems(fh, central))
             _read_dist_info(path.name, zf, found)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
         found.problems.append(
             f"not a readable wheel (zip) file ({exc}): it is truncated or corrupt; rebuild it, "
             "or download the artifact again"
         )
+        return found
+    found.pypi_problems.extend(dist_files.zip_and_tar_problems(path))
     return found
 
 
@@ -174,6 +189,12 @@ def _read_dist_info(filename: str, zf: zipfile.ZipFile, found: Contents) -> None
     if root + "METADATA" in found.members:
         found.metadata = _read_zip_member(zf, root + "METADATA", found.problems)
         found.metadata_path = root + "METADATA"
+    if root + "entry_points.txt" in found.members:
+        data = _read_zip_member(zf, root + "entry_points.txt", found.problems)
+        if data is not None:
+            found.pypi_problems.extend(
+                entry_points.problems(filename, root + "entry_points.txt", data)
+            )
 
 
 def _expected_dist_info(filename: str) -> str | None:
@@ -269,51 +290,56 @@ class _BoundedReader:
 def read_sdist(path: Path) -> Contents:
     """The sdist's PKG-INFO, member names and digests, from one streaming pass.
 
-    PyPI wants `<name>-<version>/PKG-INFO`; the top-level folder must be named like the file
-    (PEP 625's `{name}-{version}.tar.gz` minus the suffix), as every build backend writes it.
+    PyPI wants one top-level folder holding PKG-INFO (warehouse/forklift/legacy.py
+    `_is_valid_dist_file`); whatever that folder is called, the file name rules compare the
+    metadata with the file name.
     """
     found = Contents()
-    expected_root = path.name[: -len(".tar.gz")] + "/"
     compressed = path.stat().st_size
-    limit = max(BOMB_MIN_SIZE, BOMB_RATIO * compressed)
     names: list[str] = []
-    pkg_infos: list[str] = []
     unsafe: list[str] = []
-    # A PKG-INFO in a folder not named like the file: read too (only the first), so that a
-    # renamed sdist is explained with the name its metadata asks for.
-    other: tuple[str, bytes | None] | None = None
+    sparse: list[str] = []
+    # Every PKG-INFO one level down, read: which one counts is known only at the end, when
+    # the common top-level folder is. Two of them mean two folders, which is refused anyway.
+    pkg_infos: dict[str, bytes | None] = {}
+    pkg_info_problems: list[str] = []
     with path.open("rb") as raw:
         hashing = _HashingReader(raw)
         try:
             # The readers only read: no seek, which the stubs ask for but stream mode never
             # calls (a seek back would break the single pass the digests rely on).
             with gzip.GzipFile(fileobj=hashing, mode="rb") as gz:  # type: ignore[call-overload]
-                bounded = _BoundedReader(gz, limit)
-                # Stream mode ("r|"): members are seen in order while the gzip stream is
-                # inflated once; random access would inflate it again for every seek.
-                with tarfile.open(  # type: ignore[call-overload]
-                    fileobj=bounded, mode="r|", bufsize=256 * 1024
-                ) as tf:
-                    for member in tf:
-                        names.append(member.name)
-                        if unsafe_member(member.name) or _unsafe_link(member):
-                            unsafe.append(member.name)
-                        elif member.name.count("/") == 1 and member.name.endswith("/PKG-INFO"):
-                            pkg_infos.append(member.name)
-                            if member.name == expected_root + "PKG-INFO":
-                                found.metadata = _read_tar_member(tf, member, found.problems)
-                                found.metadata_path = member.name
-                            elif other is None:
-                                other = (member.name, _read_tar_member(tf, member, []))
-                # Inflate the rest of the stream: gzip checks its CRC only at the very end.
-                while bounded.read(_CHUNK):
-                    pass
-        except _Inflated:
-            found.problems.append(
-                f"inflates past {_mib(limit)}, more than {BOMB_RATIO} times its size of "
-                f"{_mib(compressed)}: refusing to read on (a decompression bomb?)"
-            )
-            return found
+                bounded = _BoundedReader(gz, MAX_INFLATED)
+                try:
+                    # Stream mode ("r|"): members are seen in order while the gzip stream is
+                    # inflated once; random access would inflate it again for every seek.
+                    with tarfile.open(  # type: ignore[call-overload]
+                        fileobj=bounded, mode="r|", bufsize=256 * 1024
+                    ) as tf:
+                        for member in tf:
+                            names.append(member.name)
+                            if member.issparse():
+                                sparse.append(member.name)
+                            if unsafe_member(member.name) or _unsafe_link(member):
+                                unsafe.append(member.name)
+                            elif (
+                                member.name.count("/") == 1
+                                and member.name.endswith("/PKG-INFO")
+                                and len(pkg_infos) < 2
+                            ):
+                                pkg_infos[member.name] = _read_tar_member(
+                                    tf, member, pkg_info_problems
+                                )
+                    # Inflate the rest of the stream: gzip checks its CRC only at the very end.
+                    while bounded.read(_CHUNK):
+                        pass
+                except _Inflated:
+                    found.complete = False
+                    found.warnings.append(
+                        f"it inflates past {_mib(MAX_INFLATED)}, where the check stops reading "
+                        f"(after {len(names)} members): the rest of it was not checked, and "
+                        "PyPI decides on it"
+                    )
         except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
             found.problems.append(
                 f"not a readable .tar.gz file ({exc}): it is truncated or corrupt; rebuild it, "
@@ -321,13 +347,71 @@ def read_sdist(path: Path) -> Contents:
             )
             return found
         found.digests = hashing.finish()
-    found.root = expected_root
-    if found.metadata_path is None and other is not None and len(pkg_infos) == 1:
-        found.metadata_path, found.metadata = other
-        found.root = other[0].split("/", 1)[0] + "/"
+    if (
+        found.complete
+        and bounded.inflated > BOMB_MIN_SIZE
+        and (bounded.inflated / max(compressed, 1) > BOMB_RATIO)
+    ):
+        found.warnings.append(
+            f"it inflates to {_mib(bounded.inflated)} from {_mib(compressed)}, more than "
+            f"{BOMB_RATIO} times its size: PyPI takes this for an sdist (it refuses it only for "
+            "a zip), but it is unusual; check that the build did not pack build outputs or "
+            "data into it"
+        )
     found.members = frozenset(names)
-    found.problems.extend(_sdist_layout_problems(expected_root, names, pkg_infos, unsafe))
+    found.pypi_problems.extend(dist_files.zip_and_tar_problems(path))
+    _judge_sdist(found, _Listing(names, unsafe, sparse, pkg_infos, pkg_info_problems))
     return found
+
+
+@dataclass
+class _Listing:
+    """What one pass over an sdist's tar saw."""
+
+    names: list[str]
+    unsafe: list[str]
+    sparse: list[str]
+    pkg_infos: dict[str, bytes | None]
+    pkg_info_problems: list[str]
+
+
+def _judge_sdist(found: Contents, listing: _Listing) -> None:
+    """Problems of the member list; the metadata and root, from the one top-level folder."""
+    if listing.sparse:
+        found.pypi_problems.append(
+            dist_files.SPARSE_PROBLEM.format(members=_listing(listing.sparse))
+        )
+    if listing.unsafe:
+        found.problems.append(
+            "members with unsafe paths or links (absolute, or climbing out with '..'): "
+            f"{_listing(listing.unsafe)}; no build backend writes these"
+        )
+    if not found.complete:
+        # What was not read is not judged; the first PKG-INFO seen is the metadata.
+        if listing.pkg_infos:
+            found.metadata_path, found.metadata = next(iter(listing.pkg_infos.items()))
+            found.root = found.metadata_path.split("/", 1)[0] + "/"
+        else:
+            found.problems.append(
+                f"no PKG-INFO in the first {_mib(MAX_INFLATED)} inflated, so its metadata "
+                "can't be checked: an sdist's PKG-INFO comes first; rebuild it"
+            )
+        return
+    layout = dist_files.sdist_layout_problems(n for n in listing.names if n not in listing.unsafe)
+    found.problems.extend(layout)
+    if not layout:
+        top = dist_files.top_level(n for n in listing.names if n not in listing.unsafe)
+        found.root = top + "/"
+        found.metadata_path = found.root + "PKG-INFO"
+        found.metadata = listing.pkg_infos.get(found.metadata_path)
+        found.problems.extend(listing.pkg_info_problems)
+        if found.metadata is None and not listing.pkg_info_problems:
+            # PyPI would find it deeper down; we read PKG-INFO one level down only, where
+            # every build backend writes it.
+            found.problems.append(
+                f"its PKG-INFO is at {found.metadata_path}, deeper than the one top-level "
+                "folder where build backends write it: rebuild it"
+            )
 
 
 def _unsafe_link(member: tarfile.TarInfo) -> bool:
@@ -357,36 +441,3 @@ def _read_tar_member(
         problems.append(f"{member.name} can't be read")
         return None
     return fh.read()
-
-
-def _sdist_layout_problems(
-    root: str, names: list[str], pkg_infos: list[str], unsafe: list[str]
-) -> list[str]:
-    problems = []
-    if unsafe:
-        problems.append(
-            "members with unsafe paths or links (absolute, or climbing out with '..'): "
-            f"{_listing(unsafe)}; no build backend writes these"
-        )
-    tops = {n.split("/", 1)[0] + "/" for n in names if n not in unsafe}
-    if root + "PKG-INFO" in pkg_infos:
-        outside = [n for n in names if not (n + "/").startswith(root) and n not in unsafe]
-        if outside:
-            problems.append(
-                f"has members outside its top-level folder {root}: {_listing(outside)}; an "
-                "sdist holds one folder named like the file"
-            )
-    elif len(tops) == 1 and len(pkg_infos) == 1:
-        (top,) = tops
-        problems.append(
-            f"its top-level folder is {top}, but the file name says {root}: was the file "
-            "renamed after the build? The folder must be named like the file; rebuild it "
-            "instead of renaming it"
-        )
-    else:
-        elsewhere = f" (found {', '.join(pkg_infos)})" if pkg_infos else ""
-        problems.append(
-            f"has no {root}PKG-INFO{elsewhere}; an sdist holds one folder named like the "
-            "file, with PKG-INFO in it: rebuild it"
-        )
-    return problems

@@ -26,6 +26,7 @@ from .archives import read_sdist, read_wheel
 from .digests import file_digests
 from .errors import DistributionError
 from .preflight import FileType, Release, Rules
+from .pypi_rules import dist_files
 from .readme import ReadmeCheck
 
 if TYPE_CHECKING:
@@ -262,6 +263,8 @@ def collect(
 def check_file(path: Path, *, rules: Rules, readme: ReadmeCheck | None = None) -> FileVerdict:
     """Read and check one file; `readme` renders descriptions (only with `verify_metadata`)."""
     result = FileVerdict(path)
+    # A newline in a name would pass every other check (warehouse `_validate_filename`).
+    result.problems.extend(dist_files.filename_problems(path.name))
     size = path.stat().st_size
     if size == 0:
         result.problems.append(
@@ -280,6 +283,9 @@ def check_file(path: Path, *, rules: Rules, readme: ReadmeCheck | None = None) -
         result.problems.append("neither a wheel (.whl) nor an sdist (.tar.gz)")
         return result
     result.problems.extend(contents.problems)
+    if rules.pypi:
+        result.problems.extend(contents.pypi_problems)
+    result.warnings.extend(contents.warnings)
     raw: RawMetadata | None = None
     if contents.metadata is not None:
         raw, unreadable = preflight.parse_metadata(contents.metadata)
@@ -290,9 +296,11 @@ def check_file(path: Path, *, rules: Rules, readme: ReadmeCheck | None = None) -
     if raw is None:
         return result  # the archive problems say why there is no metadata
     result.problems.extend(preflight.metadata_problems(raw, rules))
-    result.problems.extend(
-        preflight.license_file_problems(raw, path.name, filetype, contents, rules)
-    )
+    result.warnings.extend(preflight.metadata_warnings(raw, rules))
+    if contents.complete:  # a member list read only in part can't say what is missing
+        result.problems.extend(
+            preflight.license_file_problems(raw, path.name, filetype, contents, rules)
+        )
     if rules.verify_metadata and rules.pypi and readme is not None:
         problems, warnings = readme.check(
             raw.get("description"),

@@ -10,8 +10,12 @@ Three kinds of rules, switched on by `Rules`:
 - `verify_metadata`: every core-metadata field validated by `packaging`;
 - `pypi` (the index is pypi.org or test.pypi.org), on top of the above: the rules PyPI adds
   (no local versions, Metadata-Version 1.0-2.5, the README renders, License-File members
-  exist, no bare `linux_*` wheels, one sdist per release) and its 100 MiB file size limit.
-  Other indexes (devpi, pypiserver, Artifactory...) do not have these rules.
+  exist, the fields warehouse checks beyond `packaging` and the platform tags it allows:
+  see `pypi_rules`; one sdist per release) and its 100 MiB file size limit. Other indexes
+  (devpi, pypiserver, Artifactory...) do not have these rules.
+
+A Metadata-Version newer than the installed `packaging` knows is a warning, not a problem:
+our copy of the list is what is old, and the index decides.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+import packaging
+from packaging.metadata import _VALID_METADATA_VERSIONS as PACKAGING_METADATA_VERSIONS
 from packaging.metadata import ExceptionGroup, InvalidMetadata, Metadata, RawMetadata, parse_email
 from packaging.utils import (
     InvalidSdistFilename,
@@ -31,6 +37,8 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 from packaging.version import InvalidVersion, Version
+
+from .pypi_rules import ESCAPE, WAREHOUSE_AS_OF, metadata_fields, platform_tags
 
 if TYPE_CHECKING:
     from .archives import Contents
@@ -45,9 +53,6 @@ PYPI_MAX_FILE_SIZE = 100 * 1024 * 1024
 PYPI_FILE_SIZE_HELP = "https://pypi.org/help/#file-size-limit"
 PYPI_MAX_SUMMARY = 512
 _REQUIRED = ("metadata-version", "name", "version")
-#: The bare `linux_*` platform tags PyPI takes anyway (Raspberry Pi wheels); any other bare
-#: `linux_*` tag is refused, since such a wheel only runs where it was built.
-_PYPI_LINUX_TAGS = frozenset({"linux_armv6l", "linux_armv7l"})
 
 #: Core-metadata field names as the specification spells them (packaging uses lower case).
 _FIELD_NAMES = {
@@ -110,13 +115,43 @@ def parse_metadata(blob: bytes) -> tuple[RawMetadata, list[str]]:
     return raw, problems
 
 
+def newer_metadata_version(raw: RawMetadata) -> str | None:
+    """The Metadata-Version when it is newer than the installed `packaging` knows."""
+    text = raw.get("metadata_version", "")
+    version = _version_or_none(text)
+    newest = Version(PACKAGING_METADATA_VERSIONS[-1])
+    return text if version is not None and version > newest else None
+
+
+def metadata_warnings(raw: RawMetadata, rules: Rules) -> list[str]:
+    """A Metadata-Version newer than we know: not checked here, the index decides."""
+    newer = newer_metadata_version(raw)
+    if not rules.verify_metadata or newer is None:
+        return []
+    pypi = (
+        f"; PyPI's list as of {WAREHOUSE_AS_OF} ends at {PYPI_METADATA_VERSIONS[-1]}, so it "
+        "may refuse the file"
+        if rules.pypi
+        else ""
+    )
+    return [
+        f"Metadata-Version {newer} is newer than the metadata versions packaging "
+        f"{packaging.__version__} knows (up to {PACKAGING_METADATA_VERSIONS[-1]}), so its "
+        f"fields were checked only as far as packaging can; the index decides{pypi}. Upgrade "
+        "trusted-publish (and packaging) to check it fully"
+    ]
+
+
 def metadata_problems(raw: RawMetadata, rules: Rules) -> list[str]:
     """Every field `packaging` finds invalid, then PyPI's own metadata rules."""
     if not rules.verify_metadata:
         return []
     problems: list[str] = []
-    # A missing required field is reported by parse_metadata already.
+    # A missing required field is reported by parse_metadata already; a Metadata-Version
+    # newer than packaging knows is a warning (metadata_warnings).
     missing = {name for name in _REQUIRED if not raw.get(name.replace("-", "_"))}
+    if newer_metadata_version(raw) is not None:
+        missing.add("metadata-version")
     try:
         Metadata.from_raw(raw, validate=True)
     except ExceptionGroup as group:
@@ -136,11 +171,13 @@ def metadata_problems(raw: RawMetadata, rules: Rules) -> list[str]:
     if (
         metadata_version not in PYPI_METADATA_VERSIONS
         and "metadata field Metadata-Version" not in invalid_fields
+        and "metadata-version" not in missing
     ):
         problems.append(
             f"metadata field Metadata-Version: PyPI accepts 1.0 to 2.5, not {metadata_version!r} "
             f'("{metadata_version!r} is not a valid metadata version"); use a build backend '
-            "release that writes a version PyPI knows"
+            "release that writes a version PyPI knows (PyPI's list as of "
+            f"{WAREHOUSE_AS_OF}; {ESCAPE})"
         )
     version = _version_or_none(raw.get("version", ""))
     if version is not None and version.local:
@@ -155,7 +192,30 @@ def metadata_problems(raw: RawMetadata, rules: Rules) -> list[str]:
             f"metadata field Summary is {len(summary)} characters long; PyPI takes at most "
             f"{PYPI_MAX_SUMMARY} (\"'summary' field must be 512 characters or less.\")"
         )
+    problems.extend(_warehouse_field_problems(raw, invalid_fields))
     return problems
+
+
+def _warehouse_field_problems(raw: RawMetadata, invalid_fields: set[str]) -> list[str]:
+    """warehouse/forklift/metadata.py `_validate_metadata`, on fields packaging found valid."""
+
+    def valid(name: str) -> bool:
+        return f"metadata field {name}" not in invalid_fields
+
+    urls = raw.get("project_urls") if valid("Project-URL") else None
+    return metadata_fields.problems(
+        classifiers=raw.get("classifiers", []),
+        author_email=raw.get("author_email"),
+        maintainer_email=raw.get("maintainer_email"),
+        home_page=raw.get("home_page"),
+        download_url=raw.get("download_url"),
+        project_urls=urls,
+        provides_dist=raw.get("provides_dist", []),
+        obsoletes_dist=raw.get("obsoletes_dist", []),
+        requires_dist=raw.get("requires_dist", []) if valid("Requires-Dist") else [],
+        license=raw.get("license"),
+        license_expression=raw.get("license_expression") if valid("License-Expression") else None,
+    )
 
 
 def license_file_problems(
@@ -282,20 +342,14 @@ def _sdist_name_problems(
 
 
 def wheel_tag_problems(filename: str, rules: Rules) -> list[str]:
-    """PyPI refuses bare `linux_*` wheels: they only run on the machine that built them."""
-    if not rules.pypi:
+    """The platform tags PyPI refuses (an allow-list: `verify-metadata: false` skips it)."""
+    if not (rules.pypi and rules.verify_metadata):
         return []
     try:
         _name, _version, _build, tags = parse_wheel_filename(filename)
     except InvalidWheelFilename:
         return []  # reported by filename_problems
-    bare = sorted({t.platform for t in tags if t.platform.startswith("linux_")} - _PYPI_LINUX_TAGS)
-    return [
-        f'platform tag {platform!r} is refused by PyPI ("Binary wheel {filename!r} has an '
-        f'unsupported platform tag {platform!r}."): repair the wheel with auditwheel (or '
-        "build it with cibuildwheel) to get a manylinux or musllinux tag"
-        for platform in bare
-    ]
+    return platform_tags.problems(filename, [t.platform for t in tags])
 
 
 # --- sizes and the set of files ------------------------------------------------------------

@@ -1,0 +1,475 @@
+"""PyPI's verdict before the first byte: each rule warehouse adds, broken by a file made here.
+
+For each rule, `trusted-publish check` must refuse the file with warehouse's own words and a
+fix; on another index, where the rule is PyPI's alone, the same file passes. Then the files
+PyPI takes that we must not refuse either, and the lists that may be older than PyPI's.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from trove_classifiers import all_classifiers, deprecated_classifiers
+
+from builders import (
+    make_sdist,
+    make_wheel,
+    metadata_text,
+    patch_local_size,
+    with_zip64_extensible_data,
+)
+from trusted_publish import archives
+from trusted_publish.cli import main
+from trusted_publish.console import Console
+from trusted_publish.dists import collect
+from trusted_publish.index import Index
+from trusted_publish.pypi_rules import zip_framing
+
+DEVPI = "https://devpi.example.org/alice/dev/"
+SPEC = "See https://packaging.python.org/specifications/core-metadata for more information."
+ARCHIVES = "See https://docs.pypi.org/archives for more information"
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Case:
+    make: Callable[[Path], Any]
+    expect: tuple[str, ...]
+
+
+def _meta(name: str, extra: str = "", **kwargs: Any) -> str:
+    return metadata_text(name, "1.0.0", extra_headers=extra, **kwargs)
+
+
+def _wheel_with(name: str, extra: str) -> Callable[[Path], Path]:
+    return lambda f: make_wheel(f, name, metadata=_meta(name.replace("_", "-"), extra))
+
+
+def _tag(tag: str) -> Callable[[Path], Path]:
+    return lambda f: make_wheel(f, "tp_plat", tag=f"cp312-cp312-{tag}")
+
+
+def _joined(folder: Path, *, prefix: bytes = b"", suffix: bytes = b"") -> None:
+    wheel = make_wheel(folder, "tp_joined")
+    wheel.write_bytes(prefix + wheel.read_bytes() + suffix)
+
+
+def _tar_then_zip(folder: Path) -> None:
+    # A tar any tar reader opens, with a wheel behind it that any zip reader opens.
+    wheel = make_wheel(folder / "w", "tp_poly")
+    tar = io.BytesIO()
+    with tarfile.open(fileobj=tar, mode="w") as tf:
+        info = tarfile.TarInfo("hello.txt")
+        info.size = 3
+        tf.addfile(info, io.BytesIO(b"hi\n"))
+    (folder / wheel.name).write_bytes(tar.getvalue() + wheel.read_bytes())
+    wheel.unlink()
+    (folder / "w").rmdir()
+
+
+DEPRECATED_WITH = next(c for c, by in sorted(deprecated_classifiers.items()) if by)
+DEPRECATED_WITHOUT = next(c for c, by in sorted(deprecated_classifiers.items()) if not by)
+
+CASES: dict[str, Case] = {
+    # -- warehouse/forklift/metadata.py `_validate_metadata` --
+    "unknown-classifier": Case(
+        _wheel_with("tp_cls", "Classifier: Framework :: Nonesuch\n"),
+        (
+            "metadata field Classifier: PyPI refuses it (\"'Framework :: Nonesuch' is not a "
+            f'valid classifier. {SPEC}"); use one from https://pypi.org/classifiers/ (checked '
+            "against trove-classifiers 20",
+            "set `verify-metadata: false`",
+        ),
+    ),
+    "deprecated-classifier-with-replacement": Case(
+        _wheel_with("tp_dep", f"Classifier: {DEPRECATED_WITH}\n"),
+        (
+            f'"The classifier {DEPRECATED_WITH!r} has been deprecated, use one of '
+            f'{deprecated_classifiers[DEPRECATED_WITH]} instead. {SPEC}"); replace it with '
+            f"{deprecated_classifiers[DEPRECATED_WITH][0]!r}",
+        ),
+    ),
+    "deprecated-classifier": Case(
+        _wheel_with("tp_dep2", f"Classifier: {DEPRECATED_WITHOUT}\n"),
+        (f'"The classifier {DEPRECATED_WITHOUT!r} has been deprecated. {SPEC}"); remove it',),
+    ),
+    "author-email": Case(
+        lambda f: make_wheel(
+            f, "tp_mail", metadata=_meta("tp-mail").replace("sam@example.org", "sam@localhost")
+        ),
+        (
+            "metadata field Author-email: PyPI refuses it (\"'sam@localhost' is not a valid "
+            "email address: The part after the @-sign is not valid. It should have a period.",
+            "fix the address in pyproject.toml",
+        ),
+    ),
+    "maintainer-email": Case(
+        _wheel_with("tp_mmail", "Maintainer-email: Mai <m..x@example.org>\n"),
+        (
+            "metadata field Maintainer-email: PyPI refuses it (\"'m..x@example.org' is not a "
+            "valid email address: An email address cannot have two periods in a row.",
+        ),
+    ),
+    "home-page-not-http": Case(
+        lambda f: make_wheel(
+            f, "tp_home", metadata=_meta("tp-home", "Home-page: ftp://example.org/x\n")
+        ),
+        (
+            "metadata field Home-page: PyPI refuses it (\"'ftp://example.org/x' is not a valid "
+            f'url. {SPEC}"); use an http:// or https:// URL',
+        ),
+    ),
+    "download-url-not-a-url": Case(
+        _wheel_with("tp_dl", "Download-URL: example.org/download\n"),
+        ("metadata field Download-URL: PyPI refuses it (\"'example.org/download' is not a valid",),
+    ),
+    "project-url-label-too-long": Case(
+        _wheel_with(
+            "tp_label", "Project-URL: Where the documentation lives nowadays, https://x.org\n"
+        ),
+        (
+            "metadata field Project-URL: PyPI refuses it (\"'Where the documentation lives "
+            "nowadays' must be 32 characters or less.",
+            "shorten the label",
+        ),
+    ),
+    "project-url-without-url": Case(
+        _wheel_with("tp_nourl", "Project-URL: Changelog\n"),
+        (f'metadata field Project-URL: PyPI refuses it ("Must have a URL. {SPEC}")',),
+    ),
+    "project-url-not-http": Case(
+        _wheel_with("tp_gitrl", "Project-URL: Repository, git+ssh://git@example.org/x.git\n"),
+        (
+            "metadata field Project-URL: PyPI refuses it (\"'git+ssh://git@example.org/x.git' "
+            "is not a valid url.",
+        ),
+    ),
+    "provides-dist-invalid": Case(
+        _wheel_with("tp_prov", "Provides-Dist: tp prov !!\n"),
+        ("metadata field Provides-Dist: PyPI refuses it (\"'tp prov !!' is invalid: ",),
+    ),
+    "obsoletes-dist-url": Case(
+        _wheel_with("tp_obs", "Obsoletes-Dist: tp-old @ https://example.org/tp_old.whl\n"),
+        (
+            "metadata field Obsoletes-Dist: PyPI refuses it (\"Can't have direct dependency: "
+            "'tp-old @ https://example.org/tp_old.whl'.",
+        ),
+    ),
+    "requires-dist-url": Case(
+        _wheel_with("tp_req", "Requires-Dist: tp-lib @ https://example.org/tp_lib-1.0.tar.gz\n"),
+        (
+            "metadata field Requires-Dist: PyPI refuses it (\"Can't have direct dependency: "
+            "tp-lib @ https://example.org/tp_lib-1.0.tar.gz.",
+            "depend on a released version of tp-lib instead",
+        ),
+    ),
+    "license-and-license-expression": Case(
+        _wheel_with("tp_lic", "License: MIT License, the whole text\n"),
+        (
+            'metadata field License: PyPI refuses it ("License is deprecated when '
+            "License-Expression is present. Only License-Expression should be present.",
+            "drop the License field",
+        ),
+    ),
+    # -- warehouse/forklift/legacy.py `_valid_platform_tag` --
+    "macos-11-minor": Case(
+        _tag("macosx_11_3_arm64"),
+        (
+            "platform tag 'macosx_11_3_arm64' is refused by PyPI (\"Binary wheel "
+            "'tp_plat-1.0.0-cp312-cp312-macosx_11_3_arm64.whl' has an unsupported platform tag "
+            "'macosx_11_3_arm64'.\"): since macOS 11 the tag is macosx_11_0_arm64",
+        ),
+    ),
+    "manylinux-unknown-arch": Case(
+        _tag("manylinux_2_17_sparc64"),
+        ("unsupported platform tag 'manylinux_2_17_sparc64'.\"): PyPI does not take this",),
+    ),
+    "musllinux-ppc64": Case(
+        _tag("musllinux_1_2_ppc64"), ("unsupported platform tag 'musllinux_1_2_ppc64'.",)
+    ),
+    "bare-linux": Case(
+        _tag("linux_x86_64"), ("'linux_x86_64'.\"): repair the wheel with auditwheel",)
+    ),
+    "emscripten": Case(
+        _tag("emscripten_3_1_58_wasm32"),
+        ("'emscripten_3_1_58_wasm32'.\"): PyPI takes only pyemscripten_",),
+    ),
+    "freebsd": Case(
+        _tag("freebsd_14_0_release_amd64"),
+        (
+            "'freebsd_14_0_release_amd64'.\"): PyPI takes wheels for Windows, macOS, manylinux, "
+            "musllinux, iOS, Android and pyemscripten only (PyPI's allow-list from "
+            "pypi/warehouse as of",
+        ),
+    ),
+    "cygwin": Case(_tag("cygwin_3_5_x86_64"), ("unsupported platform tag 'cygwin_3_5_x86_64'.",)),
+    "windows-arm32": Case(_tag("win_arm32"), ("unsupported platform tag 'win_arm32'.",)),
+    "ios-unknown-arch": Case(
+        _tag("ios_13_0_armv7_iphoneos"), ("unsupported platform tag 'ios_13_0_armv7_iphoneos'.",)
+    ),
+    "android-unknown-arch": Case(
+        _tag("android_21_mips"), ("unsupported platform tag 'android_21_mips'.",)
+    ),
+    # -- warehouse/utils/zipfiles.py `validate_zipfile` --
+    "zip-data-descriptor": Case(
+        lambda f: make_wheel(f, "tp_stream", streaming=True),
+        (
+            'PyPI refuses it ("Invalid distribution file. ZIP archive not accepted: ZIP '
+            f'contains a data descriptor. {ARCHIVES}"): the zip was written in streaming mode',
+        ),
+    ),
+    "zip-member-comment": Case(
+        lambda f: make_wheel(f, "tp_comment", member_comment=b"built on a Tuesday"),
+        ("ZIP archive not accepted: Comment in central directory.",),
+    ),
+    "zip-unprintable-name": Case(
+        lambda f: make_wheel(f, "tp_ctl", extra_files={"tp_ctl/a\x1bb.py": b""}),
+        ("ZIP archive not accepted: Invalid character in filename.",),
+    ),
+    "zip-sizes-disagree": Case(
+        lambda f: patch_local_size(make_wheel(f, "tp_sizes"), "tp_sizes/__init__.py"),
+        ("ZIP archive not accepted: Mis-matched file size.", "edited after the build"),
+    ),
+    "zip-bytes-before": Case(
+        lambda f: _joined(f, prefix=b"#!/bin/sh\nexit 0\n"),
+        ("ZIP archive not accepted: Unknown record signature.", "bytes before the first member"),
+    ),
+    "zip-bytes-after": Case(
+        lambda f: _joined(f, suffix=b"\0" * 512),
+        ("ZIP archive not accepted: Trailing data.",),
+    ),
+    "zip-and-tar": Case(
+        _tar_then_zip,
+        ('PyPI refuses it ("Invalid distribution file. File is both a zip and a tar file")',),
+    ),
+    # -- warehouse/forklift/legacy.py `_is_valid_dist_file` --
+    "sdist-sparse-member": Case(
+        lambda f: make_sdist(f, "tp_sparse", sparse=["tp_sparse-1.0.0/LICENSE"]),
+        (
+            'PyPI refuses it ("Invalid distribution file. tar archive not accepted: Sparse '
+            f"members are not allowed. {ARCHIVES}\"): sparse members ('tp_sparse-1.0.0/LICENSE')",
+        ),
+    ),
+    # -- warehouse/utils/wheel.py `validate_entrypoints` --
+    "entry-points-not-ini": Case(
+        lambda f: make_wheel(
+            f,
+            "tp_ep",
+            extra_files={"tp_ep-1.0.0.dist-info/entry_points.txt": b"tp-ep = tp_ep:main\n"},
+        ),
+        (
+            "tp_ep-1.0.0.dist-info/entry_points.txt: entry_points.txt is not a valid INI file: "
+            "File contains no section headers. file: '<string>', line: 1",
+            "so PyPI refuses the wheel (\"Wheel 'tp_ep-1.0.0-py3-none-any.whl' has invalid entry "
+            'points defined in the entry_points.txt file")',
+        ),
+    ),
+    "entry-point-name-with-slash": Case(
+        lambda f: make_wheel(
+            f,
+            "tp_eps",
+            extra_files={
+                "tp_eps-1.0.0.dist-info/entry_points.txt": b"[console_scripts]\n"
+                b"../bin/tp = tp_eps:main\n"
+            },
+        ),
+        ("Invalid entry point name '../bin/tp' in 'console_scripts', so PyPI refuses the wheel",),
+    ),
+}
+
+
+def _check(folder: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:
+    capsys.readouterr()
+    code = main(["check", *extra, str(folder)], env={})
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+@pytest.mark.parametrize("rule", list(CASES))
+def test_check_refuses_what_pypi_refuses_in_pypis_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], rule: str
+) -> None:
+    CASES[rule].make(tmp_path)
+    code, out = _check(tmp_path, capsys)
+    assert code == 3, out
+    for expected in CASES[rule].expect:
+        assert expected in out
+
+
+@pytest.mark.parametrize("rule", list(CASES))
+def test_other_indexes_do_not_have_pypis_rules(tmp_path: Path, rule: str) -> None:
+    CASES[rule].make(tmp_path)
+    out = io.StringIO()
+    dists = collect(
+        tmp_path,
+        verify_metadata=True,
+        console=Console(env={}, out=out, err=out),
+        index=Index.from_urls(DEVPI),
+    )
+    assert len(dists) == 1
+
+
+def test_a_control_character_in_a_file_name_is_refused_everywhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # warehouse/forklift/legacy.py `_validate_filename`; a newline also breaks log lines.
+    make_wheel(tmp_path, "tp_nl", filename="tp_nl-1.0.0-py3-none-\nany.whl")
+    for index in ([], ["--repository-url", DEVPI]):
+        code, out = _check(tmp_path, capsys, *index)
+        assert code == 3
+        assert (
+            'its name holds control characters (U+000A); PyPI refuses it ("Cannot upload a '
+            "file with non-printable characters (ordinals 0-31) or the DEL character (ordinal "
+            '127) in the name.")'
+        ) in out
+
+
+def test_zip64_extensible_data_is_refused_as_warehouse_does(tmp_path: Path) -> None:
+    # Python 3.11's zipfile can't open this file at all; the framing walk judges its bytes.
+    wheel = make_wheel(tmp_path, "tp_z64")
+    with zipfile.ZipFile(wheel) as zf:
+        central = {i.orig_filename: (i.compress_size, i.file_size) for i in zf.infolist()}
+    data = with_zip64_extensible_data(wheel)
+    [problem] = zip_framing.problems(io.BytesIO(data), central)
+    assert problem.startswith(
+        'PyPI refuses it ("Invalid distribution file. ZIP archive not accepted: ZIP64 '
+        f'extensible data not allowed. {ARCHIVES}")'
+    )
+
+
+def test_the_framing_walk_seeks_over_member_data(tmp_path: Path) -> None:
+    # Memory stays flat: a 20 MiB member is never read, only its headers are.
+    wheel = make_wheel(
+        tmp_path, "tp_big", extra_files={"tp_big/blob": bytes(20 * MIB)}, compression=0
+    )
+    with zipfile.ZipFile(wheel) as zf:
+        central = {i.orig_filename: (i.compress_size, i.file_size) for i in zf.infolist()}
+    reads: list[int] = []
+
+    class Counting(io.FileIO):
+        def read(self, size: int = -1) -> bytes:
+            data = super().read(size)
+            reads.append(len(data))
+            return data
+
+    with Counting(wheel) as fh:
+        assert zip_framing.refusal(fh, central) is None  # type: ignore[arg-type]
+    assert max(reads) < 4096
+    assert sum(reads) < 64 * 1024
+
+
+# --- what PyPI takes, and so must we --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "tag",
+    [
+        "manylinux_2_17_x86_64", "manylinux2014_aarch64", "musllinux_1_2_riscv64",
+        "manylinux_2_28_ppc64", "macosx_10_9_x86_64", "macosx_11_0_arm64",
+        "macosx_26_0_universal2", "win_amd64", "win32", "win_arm64", "linux_armv7l",
+        "ios_13_0_arm64_iphoneos", "ios_13_0_x86_64_iphonesimulator", "android_21_arm64_v8a",
+        "pyemscripten_2024_0_wasm32",
+    ],
+)  # fmt: skip
+def test_platform_tags_pypi_takes_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], tag: str
+) -> None:
+    make_wheel(tmp_path, "tp_plat", tag=f"cp312-cp312-{tag}")
+    code, out = _check(tmp_path, capsys)
+    assert code == 0, out
+
+
+def test_an_sdist_folder_spelled_otherwise_passes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # PyPI wants one top-level folder holding PKG-INFO, whatever it is called.
+    make_sdist(
+        tmp_path,
+        "demo_pkg",
+        root="demo-pkg-1.0.0",
+        metadata=_meta("demo-pkg", "License-File: LICENSE\n"),
+    )
+    code, out = _check(tmp_path, capsys)
+    assert code == 0, out
+
+
+def test_a_tar_gz_inflating_past_50_times_is_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_sdist(tmp_path, "tp_tarbomb", extra_members={"tp_tarbomb-1.0.0/zeros": bytes(65 * MIB)})
+    code, out = _check(tmp_path, capsys)
+    assert code == 0, out
+    assert "it inflates to 65.0 MiB from" in out
+    assert "PyPI takes this for an sdist (it refuses it only for a zip)" in out
+
+
+def test_stopping_early_reports_no_consequence_of_the_stop(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The license sits after a large member; the check stops before it, so it must not
+    # say the license is missing.
+    monkeypatch.setattr(archives, "MAX_INFLATED", 8 * MIB)
+    make_sdist(
+        tmp_path,
+        "tp_long",
+        metadata=_meta("tp-long", "License-File: COPYING\n"),
+        extra_members={
+            "tp_long-1.0.0/data.bin": bytes(16 * MIB),
+            "tp_long-1.0.0/COPYING": b"MIT License\n",
+        },
+    )
+    code, out = _check(tmp_path, capsys)
+    assert code == 0, out
+    assert "does not exist" not in out
+    assert "where the check stops reading" in out
+    assert "the rest of it was not checked, and PyPI decides on it" in out
+
+
+# --- lists that can be older than PyPI's -----------------------------------------------------
+
+
+def test_a_metadata_version_newer_than_packaging_knows_is_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_wheel(tmp_path, "tp_next", metadata=_meta("tp-next", metadata_version="9.0"))
+    code, out = _check(tmp_path, capsys)
+    assert code == 0, out
+    assert "Metadata-Version 9.0 is newer than the metadata versions packaging" in out
+    assert "the index decides; PyPI's list as of pypi/warehouse as of" in out
+
+
+def test_a_metadata_version_pypi_does_not_list_names_the_list_and_the_escape(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_wheel(tmp_path, "tp_26", metadata=_meta("tp-26", metadata_version="2.6"))
+    code, out = _check(tmp_path, capsys)
+    assert code == 3
+    assert "(PyPI's list as of pypi/warehouse as of 2026-08-21; if PyPI has added it" in out
+    assert "set `verify-metadata: false`" in out
+
+
+def test_verify_metadata_false_lets_pypi_decide_on_listed_values(tmp_path: Path) -> None:
+    CASES["unknown-classifier"].make(tmp_path)
+    CASES["freebsd"].make(tmp_path)
+    out = io.StringIO()
+    console = Console(env={}, out=out, err=out)
+    dists = collect(tmp_path, verify_metadata=False, console=console, index=Index.from_urls())
+    assert len(dists) == 2
+
+
+def test_every_listed_classifier_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    current = sorted(set(all_classifiers) - set(deprecated_classifiers))[:40]
+    make_wheel(
+        tmp_path,
+        "tp_all",
+        metadata=_meta("tp-all", "".join(f"Classifier: {c}\n" for c in current)),
+    )
+    code, out = _check(tmp_path, capsys)
+    assert code == 0, out
