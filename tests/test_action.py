@@ -220,9 +220,16 @@ def test_every_step_is_bash_with_utf8_and_runs_no_other_action() -> None:
     assert load_action()["branding"] == {"icon": "package", "color": "blue"}
 
 
-def test_outputs_come_from_the_publish_step() -> None:
+def test_every_output_the_report_writes_is_an_output_of_the_action(tmp_path: Path) -> None:
+    from trusted_publish.console import Console
+    from trusted_publish.index import Index
+    from trusted_publish.report import Report
+
+    written = tmp_path / "output"
+    Report(index=Index.from_urls()).write(Console(env={"GITHUB_OUTPUT": str(written)}))
+    names = {line.split("<<", 1)[0] for line in written.read_text().splitlines() if "<<" in line}
     outputs = load_action()["outputs"]
-    assert set(outputs) == {"uploaded", "skipped", "project-urls"}
+    assert set(outputs) == names
     for name, spec in outputs.items():
         assert spec["value"] == f"${{{{ steps.publish.outputs.{name} }}}}"
 
