@@ -110,7 +110,7 @@ def _outputs(path: Path) -> dict[str, list[str]]:
     return values
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 15) -> None:
+def wait_for(condition: Callable[[], bool], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting"
@@ -136,9 +136,9 @@ def assert_truthful(done: Finished, hostile: HostileIndex) -> None:
 def test_sigint_mid_upload_starts_no_new_file_and_reports_what_landed(
     hostile: HostileIndex, wheels: Path, tmp_path: Path
 ) -> None:
+    # The first file (it creates the release) lands at once; the others take a second.
+    hostile.behave("upload", Behaviour(mode="slow", seconds=1.0, after=1))
     run = Run(hostile, wheels, tmp_path)
-    wait_for(lambda: len(hostile.landed) == 1)  # the release exists
-    hostile.behave("upload", Behaviour(mode="slow", seconds=1.0))
     wait_for(lambda: len(hostile.requests_to("upload")) >= 2)
     run.signal(signal.SIGINT)
     done = run.finish()
@@ -156,9 +156,9 @@ def test_sigint_mid_upload_starts_no_new_file_and_reports_what_landed(
 def test_sigterm_gives_files_in_flight_a_short_grace_then_calls_them_unknown(
     hostile: HostileIndex, wheels: Path, tmp_path: Path
 ) -> None:
+    # The first file (it creates the release) lands at once; the others take their time.
+    hostile.behave("upload", Behaviour(mode="slow", seconds=20.0, after=1))
     run = Run(hostile, wheels, tmp_path)
-    wait_for(lambda: len(hostile.landed) == 1)
-    hostile.behave("upload", Behaviour(mode="slow", seconds=20.0))
     wait_for(lambda: len(hostile.requests_to("upload")) >= 3)
     run.signal(signal.SIGTERM)
     done = run.finish()
@@ -173,9 +173,9 @@ def test_sigterm_gives_files_in_flight_a_short_grace_then_calls_them_unknown(
 def test_a_second_signal_cuts_the_grace_short(
     hostile: HostileIndex, wheels: Path, tmp_path: Path
 ) -> None:
+    # The first file (it creates the release) lands at once; the others take their time.
+    hostile.behave("upload", Behaviour(mode="slow", seconds=20.0, after=1))
     run = Run(hostile, wheels, tmp_path)
-    wait_for(lambda: len(hostile.landed) == 1)
-    hostile.behave("upload", Behaviour(mode="slow", seconds=20.0))
     wait_for(lambda: len(hostile.requests_to("upload")) >= 3)
     run.signal(signal.SIGINT)
     time.sleep(0.3)

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timezone
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Optional
 from urllib.parse import unquote, urljoin, urlsplit
 
 from packaging.utils import canonicalize_name
 
-from .net import API_TIMEOUT
+from .net import API_TIMEOUT, describe_transport_error, sanitize_url
 
 if TYPE_CHECKING:
     import requests
@@ -28,6 +29,10 @@ _SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 
 #: filename → sha256 hex (None when the index lists the file without a SHA-256).
 Listing = dict[str, Optional[str]]
+
+
+class Unanswered(Exception):
+    """The index could not be asked (why, in words): its listing is unknown, not empty."""
 
 
 class Lookup:
@@ -47,34 +52,55 @@ class Lookup:
         self._auth = auth
         self._origin = _origin(index.upload_url)
         self._cache: dict[str, Optional[Listing]] = {}
+        self._first_upload: dict[str, Optional[datetime]] = {}
+        self._is_index: dict[str, bool] = {}
         self.source: str | None = None
+        self.problem: str | None = None
+        """Why the index could not be asked, the last time it could not."""
 
     def files(self, project: str, version: str, *, fresh: bool = False) -> Optional[Listing]:
         """The files the index has for `project` (None: the index could not tell us)."""
         key = f"{canonicalize_name(project)}=={version}"
         if fresh or key not in self._cache:
-            self._cache[key] = self._ask(project, version)
+            try:
+                self._cache[key] = self._ask(project, version)
+            except Unanswered as exc:
+                self.problem = str(exc)
+                self._cache[key] = None
         return self._cache[key]
 
-    def _ask(self, project: str, version: str) -> Optional[Listing]:
+    def first_upload(self, project: str, version: str) -> Optional[datetime]:
+        """When the release's first file still listed was uploaded (PyPI's JSON API only;
+        None when the index does not say or the release has no files)."""
+        self.files(project, version)
+        return self._first_upload.get(f"{canonicalize_name(project)}=={version}")
+
+    def _ask(self, project: str, version: str) -> Listing:
         import requests
 
         name = canonicalize_name(project)
-        try:
-            if self._index.pypi:
-                # PyPI and TestPyPI answer per release through their JSON API (one small
-                # request, where their simple pages list every file of every version).
+        if self._index.pypi:
+            # PyPI and TestPyPI answer per release through their JSON API (one small
+            # request, where their simple pages list every file of every version).
+            try:
                 return self._ask_pypi_json(name, version)
-            for base in self._index.simple_urls:
+            except requests.RequestException as exc:
+                raise Unanswered(describe_transport_error(exc)) from None
+        reasons: list[str] = []
+        for base in self._index.simple_urls:
+            try:
                 listing = self._ask_simple(base, name)
-                if listing is not None:
-                    self.source = base
-                    return listing
-        except (requests.RequestException, ValueError):
-            return None
-        return None
+            except Unanswered as exc:
+                reasons.append(str(exc))
+                continue
+            except requests.RequestException as exc:
+                reasons.append(f"{sanitize_url(base)}: {describe_transport_error(exc)}")
+                continue
+            self.source = base
+            return listing
+        raise Unanswered("; ".join(reasons) or "no simple index to ask")
 
-    def _get(self, url: str, accept: str) -> requests.Response:
+    def _get(self, url: str, accept: str, *, stream: bool = False) -> requests.Response:
         auth = self._auth if self._auth and _origin(url) == self._origin else None
         return self._session.get(
             url,
@@ -82,42 +108,78 @@ class Lookup:
             auth=auth,
             timeout=API_TIMEOUT,
             allow_redirects=False,
+            stream=stream,
         )
 
-    def _ask_pypi_json(self, name: str, version: str) -> Optional[Listing]:
+    def _ask_pypi_json(self, name: str, version: str) -> Listing:
         url = f"{self._index.web_url}/pypi/{name}/{version}/json"
         resp = self._get(url, "application/json")
         if resp.status_code == 404:
-            return {}
+            return {}  # PyPI's JSON API is known to be there: the release is not
+        shown = sanitize_url(url)
         if resp.status_code != 200:
-            return None
+            raise Unanswered(f"{shown} answered HTTP {resp.status_code}")
         self.source = url
-        files = resp.json().get("urls", [])
-        return {
-            f["filename"]: (f.get("digests") or {}).get("sha256")
-            for f in files
-            if isinstance(f, dict) and "filename" in f
-        }
+        try:
+            data = json.loads(resp.text)
+        except ValueError:
+            raise Unanswered(f"{shown} answered something that is not JSON") from None
+        files = data.get("urls") if isinstance(data, dict) else None
+        if not isinstance(files, list):
+            raise Unanswered(f"{shown} answered JSON without a list of files")
+        listing: Listing = {}
+        times: list[datetime] = []
+        for f in files:
+            if not isinstance(f, dict) or not isinstance(f.get("filename"), str):
+                continue
+            listing[f["filename"]] = _sha256(f.get("digests"))
+            when = _iso_time(f.get("upload_time_iso_8601"))
+            if when is not None:
+                times.append(when)
+        self._first_upload[f"{name}=={version}"] = min(times) if times else None
+        return listing
 
-    def _ask_simple(self, base: str, name: str) -> Optional[Listing]:
+    def _ask_simple(self, base: str, name: str) -> Listing:
         url = urljoin(base, f"{name}/")
         resp = self._get(url, f"{_SIMPLE_JSON}, text/html;q=0.1")
         if resp.status_code in (301, 302, 303, 307, 308):
             # Only a redirect to the normalized name on the same origin is followed.
             location = urljoin(url, resp.headers.get("Location", ""))
             if _origin(location) != _origin(url):
-                return None
+                raise Unanswered(f"{sanitize_url(url)} redirected to another host")
             resp = self._get(location, f"{_SIMPLE_JSON}, text/html;q=0.1")
         if resp.status_code == 404:
-            return {}
+            # "No such project" only if the folder above it answers as a simple index: a
+            # mistyped index-url answers 404 to every project, which is not "nothing there".
+            if self._answers_as_index(base):
+                return {}
+            raise Unanswered(f"{sanitize_url(base)} does not answer as a simple index")
         if resp.status_code != 200:
-            return None
+            raise Unanswered(f"{sanitize_url(url)} answered HTTP {resp.status_code}")
         content_type = resp.headers.get("Content-Type", "")
-        if content_type.startswith(_SIMPLE_JSON) or content_type.startswith("application/json"):
-            return _listing_from_json(resp.text)
+        try:
+            if content_type.startswith((_SIMPLE_JSON, "application/json")):
+                return _listing_from_json(resp.text)
+        except ValueError:
+            raise Unanswered(
+                f"{sanitize_url(url)} answered JSON that is not a simple page"
+            ) from None
         if "html" in content_type or resp.text.lstrip().lower().startswith("<!doctype html"):
             return _listing_from_html(resp.text)
-        return None
+        raise Unanswered(f"{sanitize_url(url)} answered {content_type or 'an unknown type'}")
+
+    def _answers_as_index(self, base: str) -> bool:
+        """Whether `base` itself answers like a simple index's root (PEP 503/691)."""
+        if base not in self._is_index:
+            resp = self._get(base, f"{_SIMPLE_JSON}, text/html;q=0.1", stream=True)
+            # Only the status and the type are read: a root page lists every project.
+            content_type = resp.headers.get("Content-Type", "")
+            resp.close()
+            self._is_index[base] = resp.status_code == 200 and (
+                content_type.startswith((_SIMPLE_JSON, "application/json"))
+                or "html" in content_type
+            )
+        return self._is_index[base]
 
 
 def _origin(url: str) -> tuple[str, str]:
@@ -127,12 +189,33 @@ def _origin(url: str) -> tuple[str, str]:
 
 def _listing_from_json(text: str) -> Listing:
     data = json.loads(text)
-    files = data.get("files", []) if isinstance(data, dict) else []
-    return {
-        f["filename"]: (f.get("hashes") or {}).get("sha256")
-        for f in files
-        if isinstance(f, dict) and isinstance(f.get("filename"), str)
-    }
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(files, list):
+        raise ValueError("no list of files")
+    listing: Listing = {}
+    for f in files:
+        if isinstance(f, dict) and isinstance(f.get("filename"), str):
+            listing[f["filename"]] = _sha256(f.get("hashes"))
+    return listing
+
+
+def _sha256(hashes: object) -> Optional[str]:
+    """The `sha256` of a `{"sha256": hex}` mapping as we compare digests (lower case); None
+    when the index gives none, or gives something of another shape."""
+    value = hashes.get("sha256") if isinstance(hashes, dict) else None
+    if isinstance(value, str) and _SHA256_HEX.fullmatch(value):
+        return value.lower()
+    return None
+
+
+def _iso_time(value: object) -> Optional[datetime]:
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 class _Anchors(HTMLParser):
@@ -148,6 +231,7 @@ class _Anchors(HTMLParser):
 
 
 _SHA256_FRAGMENT = re.compile(r"sha256=([0-9a-fA-F]{64})")
+_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def _listing_from_html(text: str) -> Listing:

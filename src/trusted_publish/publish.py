@@ -11,13 +11,14 @@ go in parallel, each retried on its own when the network or the index falters.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from . import attest
 from .credentials import Credentials, StaticCredentials, TrustedPublishingCredentials
 from .digests import file_digests
 from .dists import Distribution, collect, describe
-from .errors import PublishError, UploadError
+from .errors import InputError, PublishError, UploadError
 from .existing import Lookup
 from .interrupt import StopRequest
 from .net import make_session, sanitize_url
@@ -28,7 +29,12 @@ from .upload import RetryPolicy
 if TYPE_CHECKING:
     from .attest import Signer
     from .console import Console
+    from .index import Index
     from .inputs import Inputs
+
+
+#: PyPI closes a release to new files this long after it was created.
+RELEASE_UPLOAD_WINDOW = timedelta(days=14)
 
 
 def publish(
@@ -82,7 +88,12 @@ def publish(
     lookup = Lookup(session, index, auth=static_auth)
     with console.group("Asking the index which files it already has"):
         todo = _drop_existing(
-            dists, lookup, skip_existing=inputs.skip_existing, console=console, report=report
+            dists,
+            lookup,
+            index=index,
+            skip_existing=inputs.skip_existing,
+            console=console,
+            report=report,
         )
 
     attestations = attest.stage(
@@ -139,15 +150,19 @@ def _drop_existing(
     dists: list[Distribution],
     lookup: Lookup,
     *,
+    index: Index,
     skip_existing: bool,
     console: Console,
     report: Report,
 ) -> list[Distribution]:
-    """The files still to upload; a file-name clash with other bytes stops the run here."""
+    """The files still to upload; a file-name clash with other bytes, or a release PyPI
+    takes no more files into, stops the run here."""
     todo: list[Distribution] = []
     clashes: list[str] = []
+    unanswered = False
     for dist in dists:
         listing = lookup.files(dist.name, dist.version)
+        unanswered = unanswered or listing is None
         if listing is None or dist.filename not in listing:
             todo.append(dist)
             continue
@@ -162,6 +177,8 @@ def _drop_existing(
             todo.append(dist)  # the index's own answer will say whether it is the same file
         else:
             clashes.append(f"{dist.filename}: {clash(dist, theirs)}")
+    if unanswered:
+        _could_not_ask(lookup, index, console)
     if clashes:
         raise UploadError(
             "Nothing was uploaded: the index already has files of these names with other "
@@ -170,9 +187,49 @@ def _drop_existing(
             fix="Bump the version and rebuild. (A rebuild of the same version changes the "
             "bytes: publish the files that were built for the first upload, or a new version.)",
         )
+    if index.pypi:
+        _refuse_closed_releases(todo, lookup)
     if lookup.source:
         console.info(f"Asked {sanitize_url(lookup.source)}: {len(todo)} of {len(dists)} to upload.")
     return todo
+
+
+def _could_not_ask(lookup: Lookup, index: Index, console: Console) -> None:
+    """The index's listing is unknown: never read as "nothing there"."""
+    if index.simple_url_given:
+        raise InputError(
+            f"`index-url` {index.simple_urls[0]} does not answer as the index's simple API "
+            f"({lookup.problem}).",
+            fix="Correct `index-url` (the simple API of the index you upload to, e.g. "
+            "https://host/simple/), or leave it empty to derive it from `repository-url`.",
+        )
+    console.warning(
+        f"Could not ask the index which files it already has ({lookup.problem}). Every file "
+        "is uploaded and the index's own answer decides: a file is reported as already there "
+        "only if the index lists it. Set `index-url` to the index's simple API to check first."
+    )
+
+
+def _refuse_closed_releases(todo: list[Distribution], lookup: Lookup) -> None:
+    """PyPI takes no new file into a release created more than 14 days ago
+    (warehouse/forklift/legacy.py, file_upload); its JSON API says when it was."""
+    now = datetime.now(timezone.utc)
+    closed: dict[tuple[str, str], list[str]] = {}
+    for dist in todo:
+        first = lookup.first_upload(dist.name, dist.version)
+        if first is not None and now - first > RELEASE_UPLOAD_WINDOW:
+            closed.setdefault((dist.name, dist.version), []).append(dist.filename)
+    if closed:
+        raise UploadError(
+            'Nothing was uploaded: PyPI would refuse these files with "Uploading new files '
+            'to releases older than 14 days is not allowed."',
+            details=[
+                f"{name} {version} (first file uploaded more than 14 days ago): " + ", ".join(names)
+                for (name, version), names in closed.items()
+            ],
+            fix="Publish these files under a new version: bump the version, rebuild, and "
+            "publish every file of it.",
+        )
 
 
 def _clash(dist: Distribution, theirs: str) -> str:

@@ -9,6 +9,7 @@ refusal. Every request to the upload URL is recorded as an ``UploadAttempt``.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Mapping
@@ -122,8 +123,15 @@ class Warehouse:
             return self._storage.files(project)
 
     def set_release_age(self, project: str, version: str, days: float) -> None:
+        """Backdate a release, and its files with it: their upload times are what PyPI's
+        JSON API shows of a release's age."""
         with self.lock:
-            self._storage.release(project, version).created = time.time() - days * 86400
+            release = self._storage.release(project, version)
+            release.created = time.time() - days * 86400
+            release.files[:] = [
+                dataclasses.replace(f, upload_time=min(f.upload_time, release.created))
+                for f in release.files
+            ]
 
     def delete_file(self, filename: str) -> None:
         """Delete a file; its name stays burnt, as on PyPI."""

@@ -13,6 +13,7 @@ compare the client's report against.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import socket
@@ -61,6 +62,8 @@ class Behaviour:
     size: int = 0
     times: Optional[int] = None
     """Behave so this many times, then answer ok again (None: always)."""
+    after: int = 0
+    """Answer ok to this many requests first, then behave."""
 
 
 @dataclass
@@ -114,14 +117,17 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         with state.lock:
             behaviour = state.behaviours.get(endpoint or "", Behaviour())
+            if behaviour.after > 0:
+                state.behaviours[endpoint or ""] = dataclasses.replace(
+                    behaviour, after=behaviour.after - 1
+                )
+                return Behaviour()
             if behaviour.times is not None:
                 left = behaviour.times - 1
                 if left <= 0:
                     state.behaviours.pop(endpoint or "", None)
                 else:
-                    state.behaviours[endpoint or ""] = Behaviour(
-                        **{**behaviour.__dict__, "times": left}
-                    )
+                    state.behaviours[endpoint or ""] = dataclasses.replace(behaviour, times=left)
         return behaviour
 
     def _body(self) -> bytes:
@@ -218,7 +224,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {"success": True, "token": UPLOAD_TOKEN, "expires": time.time() + 900})
         elif endpoint == "burn":
             self._json(200, {"success": True})
-        elif endpoint == "upload":
+        elif endpoint == "upload" and self.command == "POST":
             self._upload(body, lie=lie)
         elif endpoint == "simple":
             self._simple(lie=lie)
