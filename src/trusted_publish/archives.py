@@ -119,6 +119,9 @@ def read_wheel(path: Path) -> Contents:
                 central = {i.orig_filename: (i.compress_size, i.file_size) for i in infos}
                 found.pypi_problems.extend(zip_framing.problems(fh, central))
             _read_dist_info(path.name, zf, found)
+    except PermissionError:
+        found.problems.append(unreadable(path))
+        return found
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
         found.problems.append(
             f"not a readable wheel (zip) file ({exc}): it is truncated or corrupt; rebuild it, "
@@ -340,6 +343,9 @@ def read_sdist(path: Path) -> Contents:
                         f"(after {len(names)} members): the rest of it was not checked, and "
                         "PyPI decides on it"
                     )
+        except PermissionError:
+            found.problems.append(unreadable(path))
+            return found
         except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
             found.problems.append(
                 f"not a readable .tar.gz file ({exc}): it is truncated or corrupt; rebuild it, "
@@ -441,3 +447,11 @@ def _read_tar_member(
         problems.append(f"{member.name} can't be read")
         return None
     return fh.read()
+
+
+def unreadable(path: Path) -> str:
+    """Why a file can't be read, in the words of the file system, not of a corrupt archive."""
+    return (
+        f"permission denied: this job's user can't read {path.name}; make it readable "
+        "(e.g. `chmod a+r`), or fix the step that wrote it"
+    )

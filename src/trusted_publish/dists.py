@@ -12,6 +12,7 @@ the files and puts the verdicts together.
 
 from __future__ import annotations
 
+import errno
 import filecmp
 import os
 from collections import defaultdict
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING
 from packaging.metadata import RawMetadata
 
 from . import preflight
-from .archives import read_sdist, read_wheel
+from .archives import read_sdist, read_wheel, unreadable
 from .digests import file_digests
 from .errors import DistributionError
 from .preflight import FileType, Release, Rules
@@ -119,8 +120,18 @@ def _discover(folder: Path) -> _Found:
     _check_folder(folder)
     found = _Found()
     by_name: dict[str, list[Path]] = defaultdict(list)
-    # os.walk does not follow symlinked folders, so a link loop can't make it spin.
-    for root, dirs, files in os.walk(folder):
+
+    # os.walk does not follow symlinked folders, so a link loop can't make it spin; a
+    # sub-folder it can't read would be skipped in silence, leaving its files out.
+    def unreadable_folder(exc: OSError) -> None:
+        where = Path(exc.filename or folder)
+        shown = where.relative_to(folder).as_posix() if where != folder else str(folder)
+        found.problems.append(
+            f"{shown}/: this folder can't be read ({exc.strerror or exc}), so its files would "
+            "be left out of the release; make it readable, or remove it"
+        )
+
+    for root, dirs, files in os.walk(folder, onerror=unreadable_folder):
         dirs.sort()
         for name in sorted(files):
             path = Path(root, name)
@@ -147,7 +158,15 @@ def _discover(folder: Path) -> _Found:
 
 
 def _check_folder(folder: Path) -> None:
-    if not folder.exists():
+    try:
+        exists = folder.exists()
+    except OSError as exc:  # a name too long, a loop of links above it...
+        raise DistributionError(
+            f"The packages folder {_shorten(str(folder))!r} can't be used: {exc.strerror or exc}.",
+            fix="Set `packages-dir` to the folder that holds the .whl and .tar.gz files "
+            "(relative to the workspace, e.g. dist).",
+        ) from None
+    if not exists:
         hint = ""
         if any(c in str(folder) for c in "*?["):
             hint = (
@@ -265,12 +284,9 @@ def check_file(path: Path, *, rules: Rules, readme: ReadmeCheck | None = None) -
     result = FileVerdict(path)
     # A newline in a name would pass every other check (warehouse `_validate_filename`).
     result.problems.extend(dist_files.filename_problems(path.name))
-    size = path.stat().st_size
-    if size == 0:
-        result.problems.append(
-            "the file is empty (0 bytes): the build or the artifact download did not finish; "
-            "rebuild it"
-        )
+    size, unusable = _size(path)
+    if unusable:
+        result.problems.append(unusable)
         return result
     filetype: FileType
     if path.name.endswith(".whl"):
@@ -326,6 +342,38 @@ def check_file(path: Path, *, rules: Rules, readme: ReadmeCheck | None = None) -
         blake2_256=digests.blake2_256,
     )
     return result
+
+
+def _size(path: Path) -> tuple[int, str | None]:
+    """The file's size, or why it is no file to upload."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        return 0, _stat_problem(path, exc)
+    if size == 0:
+        return 0, (
+            "the file is empty (0 bytes): the build or the artifact download did not finish; "
+            "rebuild it"
+        )
+    return size, None
+
+
+def _stat_problem(path: Path, exc: OSError) -> str:
+    if path.is_symlink():
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop, not a file: remove it, or copy the real file here"
+        return (
+            "a symbolic link to a file that does not exist: remove it, or copy the real file here"
+        )
+    if isinstance(exc, PermissionError):
+        return unreadable(path)
+    if isinstance(exc, FileNotFoundError):
+        return "the file vanished while it was being checked: is another step writing here?"
+    return f"can't be read ({exc.strerror or exc})"
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 def describe(dist: Distribution) -> str:

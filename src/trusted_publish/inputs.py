@@ -7,6 +7,7 @@ input the workflow did not set.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional
@@ -121,6 +122,20 @@ class Inputs(BaseModel):
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
         return _github_boolean(value)
+
+    @field_validator("retry_timeout", mode="before")
+    @classmethod
+    def _a_number_of_seconds(cls, value: Any) -> Any:
+        # float("nan") and float("inf") parse, and nan would slip past every bound.
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return value  # pydantic names the problem
+        if math.isnan(number):
+            raise ValueError(f"must be a number of seconds, and {value!r} is not a number")
+        if math.isinf(number):
+            raise ValueError(f"must be a finite number of seconds, not {value!r}")
+        return value
 
     @field_validator("repository_url")
     @classmethod

@@ -150,7 +150,17 @@ class MultipartBody:
     def __iter__(self) -> Iterator[bytes]:
         yield self._head
         sent = 0
-        with self._dist.path.open("rb") as fh:
+        try:
+            fh = self._dist.path.open("rb")
+        except OSError as exc:
+            # Not an OSError any more: urllib3 would call that a broken connection, and a
+            # retry can't bring the file back.
+            raise UploadError(
+                f"{self._dist.filename} vanished after it was checked ({exc.strerror or exc})",
+                fix="Another step removed or replaced the file while this one ran: keep "
+                "the packages folder unchanged until the publish step ends, then re-run it.",
+            ) from None
+        with fh:
             for chunk in iter(lambda: fh.read(_CHUNK), b""):
                 sent += len(chunk)
                 if sent > self._dist.size:
