@@ -394,13 +394,55 @@ def test_publisher_matching_rules(sb: Sandbox) -> None:
         RegisteredPublisher("octo-org/demo", "release.yml"),
         RegisteredPublisher("octo-org/demo", "release.yml", environment="PyPI"),
     ]
-    # Owner/repo compare without case; the environment-bound publisher is preferred.
-    sb.identity = Identity(repository="Octo-Org/Demo", environment="pypi")
+    # The environment-bound publisher is preferred; its environment compares without case.
+    sb.identity = Identity(environment="pypi")
     assert mint(sb).status_code == 200
     assert sb.mint_requests[-1].publisher == "octo-org/demo:release.yml:pypi"
     sb.identity = Identity(environment="testpypi")
     assert mint(sb).status_code == 200
     assert sb.mint_requests[-1].publisher == "octo-org/demo:release.yml"
+
+
+@pytest.mark.parametrize(
+    "identity",
+    [
+        pytest.param(Identity(repository="Octo-Org/demo"), id="owner"),
+        pytest.param(Identity(repository="octo-org/Demo"), id="repository-name"),
+        pytest.param(Identity(workflow="Release.yml"), id="workflow"),
+    ],
+)
+def test_owner_repository_and_workflow_are_matched_exactly_case_included(
+    sb: Sandbox, identity: Identity
+) -> None:
+    # warehouse/oidc/models/github.py: lookup_by_claims filters with SQL `=` on the names
+    # as registered, so a publisher typed `demo` never matches GitHub's `Demo`.
+    sb.publishers = [RegisteredPublisher("octo-org/demo", "release.yml")]
+    sb.identity = identity
+    assert mint_error(mint(sb)) == ("invalid-publisher", NOT_FOUND)
+
+
+def test_the_repository_owner_claim_is_compared_exactly(sb: Sandbox) -> None:
+    sb.identity = Identity(extra_claims={"repository_owner": "Octo-Org"})
+    assert mint_error(mint(sb)) == (
+        "invalid-publisher",
+        "valid token, but no corresponding publisher "
+        "(Check failed for required claim 'repository_owner')",
+    )
+
+
+@pytest.mark.parametrize(
+    "sub",
+    [
+        "repo:octo-org/demo:environment:pypi:job_workflow_ref:x",  # customized template
+        "repository_owner_id:1342004:repository_id:582394051:environment:pypi",
+        "",
+    ],
+)
+def test_the_sub_claim_is_not_checked(sb: Sandbox, sub: str) -> None:
+    # An organization may customize its subject template; PyPI lists `sub` among the
+    # claims it does not check.
+    sb.identity = Identity(extra_claims={"sub": sub})
+    assert mint(sb).status_code == 200
 
 
 def test_pending_publisher_creates_project_once(sb: Sandbox, tmp_path: Path) -> None:
@@ -955,14 +997,16 @@ def start_cli(command: list[str]) -> tuple[subprocess.Popen[str], dict[str, str]
         lines.append(line.rstrip("\n"))
         if line.startswith("sandbox ready on "):
             break
-    assert [line.split("=", 1)[0] for line in lines[:4]] == [
+    assert [line.split("=", 1)[0] for line in lines[:-1]] == [
         "ACTIONS_ID_TOKEN_REQUEST_URL",
         "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
         "TRUSTED_PUBLISH_REPOSITORY_URL",
         "INDEX_URL",
+        "GITLAB_ID_TOKEN_URL",
+        "GCE_METADATA_HOST",
     ]
-    values = dict(line.split("=", 1) for line in lines[:4])
-    return proc, values, lines[4].removeprefix("sandbox ready on ")
+    values = dict(line.split("=", 1) for line in lines[:-1])
+    return proc, values, lines[-1].removeprefix("sandbox ready on ")
 
 
 @pytest.mark.parametrize("command", [STANDALONE, THROUGH_THE_CLIENT], ids=["standalone", "client"])

@@ -13,10 +13,11 @@ build job) is checked and used as it is; otherwise the file is signed and the at
 written there, which is also where twine and pypi-attestations look for it.
 
 Signing sits behind the small `Signer` interface. The real one, `SigstoreSigner`, asks the
-runner for an OIDC token with audience `sigstore` and signs with the `sigstore` and
-`pypi-attestations` libraries. Those are heavy, so they are not runtime dependencies: the
-action installs them from their own hash-locked lock (requirements/attestations.txt) into its
-private venv when a run makes attestations, and only then (see `ondemand`).
+CI's token source (`providers`) for an OIDC token with audience `sigstore` and signs with
+the `sigstore` and `pypi-attestations` libraries. Those are heavy, so they are not runtime
+dependencies: the action installs them from their own hash-locked lock
+(requirements/attestations.txt) into its private venv when a run makes attestations, and
+only then (see `ondemand`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol
 from . import ondemand
 from .errors import DistributionError, SigningError
 from .net import describe_transport_error
-from .oidc import fetch_oidc_token, token_request_from_env
+from .providers import TokenSource, detect
 
 if TYPE_CHECKING:
     import requests
@@ -70,13 +71,20 @@ class Decision:
     """When they are not made although the user did not turn them off: the notice to show."""
 
 
-def decide(wanted: bool | None, *, trusted_publishing: bool, index: Index) -> Decision:
+def decide(
+    wanted: bool | None,
+    *,
+    trusted_publishing: bool,
+    index: Index,
+    unavailable: str | None = None,
+) -> Decision:
     """Whether this run makes attestations, from the `attestations` input and the setup.
 
     `wanted` is the `attestations` input. Empty (automatic): with trusted publishing to PyPI
     or TestPyPI, the only indexes known to take them. `true`: with trusted publishing to any
     index, since the user says it takes them (with a password, `true` is refused when the
-    inputs are read). `false`: never.
+    inputs are read). `false`: never. `unavailable`: why this CI's job can't sign ones the
+    index takes (the token source says); a notice when automatic, an error when `true`.
     """
     if wanted is False:
         return Decision(make=False)
@@ -87,6 +95,14 @@ def decide(wanted: bool | None, *, trusted_publishing: bool, index: Index) -> De
             "them only from a trusted publisher), and this run uploads with a password. "
             "Remove `password` to publish with trusted publishing and attestations.",
         )
+    if unavailable and wanted is True:
+        raise SigningError(
+            "Nothing was uploaded: `attestations: true`, and this job can't make them. "
+            + unavailable.removeprefix("No attestations are made: "),
+            fix="Give the job what is named above, or " + _OFF_FIX + ".",
+        )
+    if unavailable and index.pypi:
+        return Decision(make=False, why_not=unavailable)
     if wanted is None and not index.pypi:
         return Decision(
             make=False,
@@ -281,10 +297,11 @@ def _libraries(console: Console, *, explicit: bool) -> bool:
 
 
 class SigstoreSigner:
-    """Signs with a short-lived Sigstore certificate for this workflow's GitHub identity.
+    """Signs with a short-lived Sigstore certificate for this job's CI identity.
 
-    Built when the first file needs signing: it asks the runner for an OIDC token with
-    audience `sigstore`, Sigstore's certificate authority (Fulcio) trades it for a
+    Built when the first file needs signing: it asks the CI's token source (the one the
+    exchange used, or GitHub's runner when none is given) for an OIDC token with audience
+    `sigstore`, Sigstore's certificate authority (Fulcio) trades it for a
     certificate naming the workflow, and each signature is logged in Sigstore's transparency
     log (Rekor), where PyPI checks it.
     """
@@ -296,13 +313,13 @@ class SigstoreSigner:
         console: Console,
         *,
         clock: Callable[[], float] = time.monotonic,
+        source: TokenSource | None = None,
     ) -> None:
-        self._session = session
         self._console = console
         self._clock = clock
-        # Read (and its bearer masked) before anything else: a missing `id-token: write`
+        # Found (a bearer masked) before anything else: a missing `id-token: write`
         # permission is named here, not after a round trip.
-        self._request = token_request_from_env(env, console)
+        self._source = source or detect(session, env, console)
         self._stack = ExitStack()
         self._signer: Any = None
         self._since = 0.0
@@ -338,12 +355,12 @@ class SigstoreSigner:
         from sigstore.sign import SigningContext
 
         # A fresh token each time: GitHub's tokens live minutes, and Fulcio checks expiry.
-        token = fetch_oidc_token(self._session, self._request, SIGSTORE_AUDIENCE, self._console)
+        token = self._source.fetch(SIGSTORE_AUDIENCE)
         try:
             identity = IdentityToken(token)
         except IdentityError as exc:
             raise SigningError(
-                f"Sigstore can't use GitHub's OIDC token: {exc}.",
+                f"Sigstore can't use the OIDC token from {self._source.name}: {exc}.",
                 fix="Re-run the job; if it keeps failing, " + _OFF_FIX + ".",
             ) from None
         try:

@@ -1,5 +1,6 @@
 """Where the upload credential comes from: a user and password given by the caller, or
-trusted publishing (an OIDC token from the CI, traded at the index for an upload token).
+trusted publishing (an OIDC token from the CI, traded at the index for an upload token;
+`providers` picks the CI's token source).
 
 The uploader asks `Credentials.auth()` before each file; `TrustedPublishingCredentials`
 mints a new upload token (from a new OIDC token: each is single use) when the current one
@@ -12,12 +13,12 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Optional, Protocol
 
 from .diagnose import event_error
 from .exchange import UploadToken, discover_audience, mint_token
 from .net import TOKEN_USER
-from .oidc import fetch_oidc_token, token_request_from_env
+from .providers import TokenSource, detect
 
 if TYPE_CHECKING:
     import requests
@@ -62,6 +63,8 @@ class TrustedPublishingCredentials:
         projects: Sequence[str] = (),
         clock: Callable[[], float] = time.time,
         refresh_margin: float = REFRESH_MARGIN,
+        provider: str = "auto",
+        gitlab_id_token_variable: Optional[str] = None,
     ) -> None:
         self._session = session
         self._console = console
@@ -72,9 +75,11 @@ class TrustedPublishingCredentials:
         refused = event_error(env)
         if refused:
             raise refused
-        # Read (and checked) first: a missing permission is the commonest mistake and is
-        # known without asking the network anything.
-        self._request = token_request_from_env(env, console)
+        # Found (and checked) first: a missing permission or `id_tokens:` entry is the
+        # commonest mistake and is known without asking the network anything.
+        self.source: TokenSource = detect(
+            session, env, console, provider=provider, gitlab_variable=gitlab_id_token_variable
+        )
         self._audience: str | None = None
         self._token: UploadToken | None = None
         # Parallel uploads ask at once; only one of them may re-mint.
@@ -84,7 +89,7 @@ class TrustedPublishingCredentials:
         """Do the exchange now, so a refused publisher stops the run before any upload."""
         if self._audience is None:
             self._audience = discover_audience(self._session, self._index)
-        oidc_token = fetch_oidc_token(self._session, self._request, self._audience, self._console)
+        oidc_token = self.source.fetch(self._audience)
         self._token = mint_token(
             self._session, self._index, oidc_token, self._console, self._projects
         )

@@ -17,6 +17,8 @@ from urllib.parse import urlencode
 
 from packaging.utils import canonicalize_name
 
+from . import gcp, gitlab
+from .claims import publisher_kind
 from .errors import CredentialError
 
 if TYPE_CHECKING:
@@ -122,12 +124,50 @@ class GitHubPublisher:
 
 
 def refusal_help(
-    claims: Mapping[str, Any], codes: Sequence[str], index: Index, projects: Sequence[str]
+    claims: Mapping[str, Any],
+    codes: Sequence[str],
+    index: Index,
+    projects: Sequence[str],
+    descriptions: str = "",
 ) -> tuple[list[str], str]:
-    """(detail lines, fix) for a refused token exchange."""
+    """(detail lines, fix) for a refused token exchange, for the kind of publisher the
+    token's claims are matched against (`descriptions`: the index's reasons, joined)."""
+    kind = publisher_kind(claims)
+    if kind == "github":
+        found = _github_help(claims, index, projects)
+    else:
+        found = (gitlab.publisher_help if kind == "gitlab" else gcp.publisher_help)(
+            claims, descriptions, index, projects
+        )
+    if found is None:
+        return [], "Check the trusted publisher configured on the index for this project."
+    lines, likely = found
+    if "invalid-pending-publisher" in codes:
+        likely.insert(
+            0,
+            "The project already exists, so its pending publisher no longer applies: add "
+            "the publisher on the project's own Publishing page.",
+        )
+    if "invalid-publisher" in codes or "invalid-pending-publisher" in codes:
+        lines.append("Likely mismatches:")
+        lines.extend(f"  - {line}" for line in likely)
+    fix = (
+        "Make the publisher on the index match the table above (the link opens the form "
+        "filled in), or change the job to match the publisher."
+    )
+    if "invalid-token" in codes:
+        fix = "The OIDC token was refused as invalid or expired: re-run the job."
+    if "invalid-reuse-token" in codes:
+        fix = "Each OIDC token is good for one exchange: re-run the job."
+    return lines, fix
+
+
+def _github_help(
+    claims: Mapping[str, Any], index: Index, projects: Sequence[str]
+) -> Optional[tuple[list[str], list[str]]]:
     publisher = GitHubPublisher.from_claims(claims)
     if publisher is None:
-        return [], "Check the trusted publisher configured on the index for this project."
+        return None
     lines = [
         "What the index's trusted publisher must say (from this job's OIDC token):",
         f"    Owner             {publisher.owner}",
@@ -166,24 +206,12 @@ def refusal_help(
         f"The workflow file is '{publisher.workflow_filename}': a renamed workflow needs its "
         "publisher updated."
     )
-    if "invalid-pending-publisher" in codes:
-        likely.insert(
-            0,
-            "The project already exists, so its pending publisher no longer applies: add "
-            "the publisher on the project's own Publishing page.",
-        )
-    if "invalid-publisher" in codes or "invalid-pending-publisher" in codes:
-        lines.append("Likely mismatches:")
-        lines.extend(f"  - {line}" for line in likely)
-    fix = (
-        "Make the publisher on the index match the table above (the link opens the form "
-        "filled in), or change the workflow to match the publisher."
+    likely.append(
+        "Names are compared exactly, case included: the publisher must spell the owner, the "
+        "repository and the workflow file as this token does "
+        f"({publisher.owner}/{publisher.repository}, {publisher.workflow_filename})."
     )
-    if "invalid-token" in codes:
-        fix = "The OIDC token was refused as invalid or expired: re-run the job."
-    if "invalid-reuse-token" in codes:
-        fix = "Each OIDC token is good for one exchange: re-run the job."
-    return lines, fix
+    return lines, likely
 
 
 def pending_project_mismatch(names: Sequence[str]) -> str:

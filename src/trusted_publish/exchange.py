@@ -109,7 +109,9 @@ def mint_token(
     if not reasons:
         reasons = [f"HTTP {resp.status_code}: {_message(resp) or 'no explanation given'}"]
     codes = [str(e.get("code")) for e in errors if isinstance(e, dict)] if errors else []
-    help_lines, fix = refusal_help(unverified_claims(oidc_token), codes, index, projects)
+    help_lines, fix = refusal_help(
+        unverified_claims(oidc_token), codes, index, projects, "\n".join(reasons)
+    )
     details = [*reasons, "The OIDC token's claims (what the index compared):"]
     details.extend(f"    {line}" for line in claim_lines(oidc_token))
     details.extend(help_lines)

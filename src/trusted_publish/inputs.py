@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import (
     BaseModel,
@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from .errors import InputError
+from .gitlab import valid_variable_name
 from .index import PYPI_UPLOAD_URL, Index, simple_url, upload_url
 from .net import TOKEN_USER
 
@@ -107,6 +108,34 @@ class Inputs(BaseModel):
     made with trusted publishing to any index (it must take them), an error with a
     `password`. `false`: never. An existing `<file>.publish.attestation` is checked and
     uploaded instead of signing again."""
+
+    trusted_publishing_provider: Literal["auto", "github", "gitlab", "google"] = "auto"
+    """Where the trusted-publishing OIDC token comes from: `auto` (the default) detects the
+    CI (GitHub Actions, GitLab CI/CD, Google Cloud); `github`, `gitlab` or `google` names
+    it."""
+
+    gitlab_id_token_variable: Optional[str] = None
+    """GitLab CI/CD: the variable holding the job's ID token for the index, declared under
+    `id_tokens:`. Empty: named after the index's audience, as twine and uv look for it
+    (`PYPI_ID_TOKEN`, `TESTPYPI_ID_TOKEN`)."""
+
+    @field_validator("trusted_publishing_provider", mode="before")
+    @classmethod
+    def _provider_any_case(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("gitlab_id_token_variable")
+    @classmethod
+    def _variable_name(cls, value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return None
+        value = value.strip()
+        if not valid_variable_name(value):
+            raise ValueError(
+                f"{value!r} is not a variable name (letters, digits and _, not starting "
+                "with a digit)"
+            )
+        return value
 
     @field_validator(
         "skip_existing", "verify_metadata", "verbose", "print_hash", "dry_run", mode="before"

@@ -7,16 +7,25 @@ The runner hands a job two variables when it has `permissions: id-token: write`:
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from .claims import claim_lines, unverified_claims
 from .diagnose import no_token_error
 from .errors import CredentialError
 from .net import API_TIMEOUT, describe_transport_error, sanitize_url
+
+__all__ = [
+    "TOKEN_VAR",
+    "URL_VAR",
+    "TokenRequest",
+    "claim_lines",
+    "fetch_oidc_token",
+    "token_request_from_env",
+    "unverified_claims",
+]
 
 if TYPE_CHECKING:
     import requests
@@ -25,25 +34,6 @@ if TYPE_CHECKING:
 
 URL_VAR = "ACTIONS_ID_TOKEN_REQUEST_URL"
 TOKEN_VAR = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"  # noqa: S105 - a variable name
-
-#: Claims worth showing when PyPI refuses a token: they are what PyPI matches publishers on.
-#: None of them is secret; the token itself is never shown.
-DIAGNOSTIC_CLAIMS = (
-    "sub",
-    "repository",
-    "repository_owner",
-    "repository_owner_id",
-    "workflow_ref",
-    "job_workflow_ref",
-    "ref",
-    "sha",
-    "environment",
-    "event_name",
-    "ref_type",
-    "runner_environment",
-    "aud",
-    "iss",
-)
 
 
 @dataclass(frozen=True)
@@ -105,23 +95,3 @@ def fetch_oidc_token(
         ) from None
     console.mask(token)
     return token
-
-
-def unverified_claims(token: str) -> dict[str, Any]:
-    """The JWT's payload, decoded without checking the signature: for diagnostics only.
-
-    The index verifies the token; we only read it to tell the user what the index saw.
-    """
-    try:
-        payload = token.split(".")[1]
-        padded = payload + "=" * (-len(payload) % 4)
-        claims = json.loads(base64.urlsafe_b64decode(padded))
-    except (IndexError, ValueError):
-        return {}
-    return claims if isinstance(claims, dict) else {}
-
-
-def claim_lines(token: str) -> list[str]:
-    """`name: value` for each claim PyPI matches on, in a stable order."""
-    claims = unverified_claims(token)
-    return [f"{name}: {claims[name]}" for name in DIAGNOSTIC_CLAIMS if name in claims]

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .console import Console
     from .index import Index
     from .inputs import Inputs
+    from .providers import TokenSource
 
 
 #: PyPI closes a release to new files this long after it was created.
@@ -73,11 +74,20 @@ def publish(
     session = make_session()
     credentials: Credentials
     static_auth: tuple[str, str] | None = None
+    source: TokenSource | None = None
     if inputs.password is None:
-        with console.group("Trusted publishing: exchanging the GitHub OIDC token"):
+        with console.group("Trusted publishing: exchanging the CI's OIDC token"):
             tp = TrustedPublishingCredentials(
-                session, index, env, console, projects=sorted({d.name for d in dists})
+                session,
+                index,
+                env,
+                console,
+                projects=sorted({d.name for d in dists}),
+                provider=inputs.trusted_publishing_provider,
+                gitlab_id_token_variable=inputs.gitlab_id_token_variable,
             )
+            source = tp.source
+            console.info(f"OIDC token from {source.name}.")
             tp.obtain()
             console.info(f"Got a short-lived upload token from {index.web_url}.")
         credentials = tp
@@ -99,12 +109,15 @@ def publish(
     attestations = attest.stage(
         todo,
         attest.decide(
-            inputs.attestations, trusted_publishing=inputs.trusted_publishing, index=index
+            inputs.attestations,
+            trusted_publishing=inputs.trusted_publishing,
+            index=index,
+            unavailable=source.sigstore_unavailable(index) if source else None,
         ),
         console,
         explicit=inputs.attestations is True,
         dry_run=inputs.dry_run,
-        make_signer=lambda: signer or attest.SigstoreSigner(session, env, console),
+        make_signer=lambda: signer or attest.SigstoreSigner(session, env, console, source=source),
     )
 
     if inputs.dry_run:

@@ -14,23 +14,42 @@ from typing import Optional
 
 from .checks import MAX_FILE_SIZE
 from .core import TRUSTED_PUBLISHING_MODES, Sandbox
+from .gitlab import GitLabIdentity
+from .google import GoogleIdentity
 from .oidc import Identity
-from .publishing import RegisteredPublisher
+from .publishing import AnyPublisher, GitLabPublisher, GooglePublisher, RegisteredPublisher
 
 __all__ = ["main", "parse_publisher"]
 
 
-def parse_publisher(spec: str) -> RegisteredPublisher:
-    """``OWNER/REPO:WORKFLOW.yml[:ENV]`` -> RegisteredPublisher (open to any project)."""
-    parts = spec.split(":")
-    if len(parts) not in (2, 3) or not all(parts[:2]):
-        raise argparse.ArgumentTypeError(
-            f"expected OWNER/REPO:WORKFLOW.yml[:ENVIRONMENT], got {spec!r}"
-        )
+PUBLISHER_FORMS = (
+    "OWNER/REPO:WORKFLOW.yml[:ENV]",
+    "gitlab:NAMESPACE/PROJECT:PATH/.gitlab-ci.yml[:ENV]",
+    "google:EMAIL[:SUB]",
+)
+
+
+def parse_publisher(spec: str) -> AnyPublisher:
+    """One of ``PUBLISHER_FORMS`` -> that kind of publisher (open to any project)."""
+    kind, _, rest = spec.partition(":")
     try:
-        return RegisteredPublisher(parts[0], parts[1], parts[2] if len(parts) == 3 else None)
+        if kind == "gitlab":
+            parts = rest.split(":")
+            if len(parts) in (2, 3) and all(parts[:2]):
+                env = parts[2] if len(parts) == 3 else None
+                return GitLabPublisher(parts[0], parts[1], env)
+        elif kind == "google":
+            email, _, sub = rest.partition(":")
+            if email:
+                return GooglePublisher(email, sub or None)
+        else:
+            parts = spec.split(":")
+            if len(parts) in (2, 3) and all(parts[:2]):
+                env = parts[2] if len(parts) == 3 else None
+                return RegisteredPublisher(parts[0], parts[1], env)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+    raise argparse.ArgumentTypeError(f"expected {' or '.join(PUBLISHER_FORMS)}, got {spec!r}")
 
 
 def _user(spec: str) -> tuple[str, str]:
@@ -43,7 +62,8 @@ def _user(spec: str) -> tuple[str, str]:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m trusted_publish_sandbox",
-        description="Local GitHub OIDC token service + PyPI with trusted publishing.",
+        description="Local OIDC issuers (GitHub's token service, a GitLab instance, Google's "
+        "metadata server) + PyPI with trusted publishing.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one")
@@ -53,7 +73,9 @@ def _parser() -> argparse.ArgumentParser:
         type=parse_publisher,
         default=[],
         metavar="OWNER/REPO:WORKFLOW.yml[:ENV]",
-        help="trusted publisher (repeatable); default: the identity's own",
+        help="trusted publisher (repeatable): GitHub's as shown, or "
+        "gitlab:NAMESPACE/PROJECT:PATH/.gitlab-ci.yml[:ENV] or google:EMAIL[:SUB]; "
+        "default: each identity's own",
     )
     parser.add_argument("--repository", default="octo-org/demo", help="identity: OWNER/REPO")
     parser.add_argument("--workflow", default="release.yml", help="identity: workflow file")
@@ -62,6 +84,17 @@ def _parser() -> argparse.ArgumentParser:
         "--environment", default="pypi", help="identity: job environment ('' for none)"
     )
     parser.add_argument("--event", default="push", help="identity: event_name")
+    parser.add_argument(
+        "--gitlab-project", default="octo-group/demo", help="GitLab identity: NAMESPACE/PROJECT"
+    )
+    parser.add_argument(
+        "--gitlab-pipeline", default=".gitlab-ci.yml", help="GitLab identity: pipeline file"
+    )
+    parser.add_argument(
+        "--google-email",
+        default=GoogleIdentity.email,
+        help="Google identity: the service account's email",
+    )
     parser.add_argument("--token-lifetime", type=int, default=900, help="minted token seconds")
     parser.add_argument("--audience", default="pypi", help="audience PyPI announces")
     parser.add_argument(
@@ -103,6 +136,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         sandbox = Sandbox(
             publishers=args.publisher or None,
             identity=identity,
+            gitlab_identity=GitLabIdentity(
+                project_path=args.gitlab_project,
+                ci_config_path=args.gitlab_pipeline,
+                environment=args.environment or None,
+            ),
+            google_identity=GoogleIdentity(email=args.google_email),
             token_lifetime=args.token_lifetime,
             host=args.host,
             port=args.port,
@@ -128,6 +167,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         *(f"{key}={value}" for key, value in sandbox.env().items()),
         f"TRUSTED_PUBLISH_REPOSITORY_URL={sandbox.repository_url}",
         f"INDEX_URL={sandbox.index_url}",
+        # GitLab puts a job's ID token in a variable; a script fetches one from here
+        # (with the bearer above) and sets PYPI_ID_TOKEN and GITLAB_CI=true itself.
+        f"GITLAB_ID_TOKEN_URL={sandbox.gitlab_issuer}/token",
+        *(f"{key}={value}" for key, value in sandbox.google_env().items()),
     ]
     if sandbox.ca_bundle is not None:
         lines += [f"SSL_CERT_FILE={sandbox.ca_bundle}", f"REQUESTS_CA_BUNDLE={sandbox.ca_bundle}"]

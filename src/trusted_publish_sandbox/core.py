@@ -1,4 +1,5 @@
-"""The ``Sandbox``: GitHub's OIDC token service and PyPI, in one process on loopback."""
+"""The ``Sandbox``: the CI's OIDC issuers (GitHub, GitLab, Google) and PyPI, in one process
+on loopback."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from typing import Any, Optional, Union
 
 from .checks import MAX_FILE_SIZE, MAX_PROJECT_SIZE
 from .faults import Faults
+from .gitlab import GitLabIdentity, GitLabPublisher
+from .google import GoogleIdentity, GooglePublisher
 from .oidc import Identity, SigningKey
-from .publishing import MintRecord, RegisteredPublisher, TrustedPublishing
+from .publishing import AnyPublisher, Issuer, MintRecord, RegisteredPublisher, TrustedPublishing
 from .server import SandboxHTTPServer
 from .storage import StoredFile
 from .tls import make_tls_files, server_context
@@ -28,21 +31,26 @@ TRUSTED_PUBLISHING_MODES = ("on", "disabled", "absent")
 
 
 class Sandbox:
-    """A local GitHub OIDC token service plus a PyPI with trusted publishing.
+    """A local GitHub OIDC token service, GitLab and Google issuers, and a PyPI with trusted
+    publishing.
 
     Start it with ``start()`` or as a context manager; the server runs in a daemon
     thread. Every attribute may be read and changed while it runs (a lock guards the
     state), so a test can switch the identity, the publishers or the trusted-publishing
-    mode between two runs of the code under test. ``tls=True`` serves HTTPS with a CA
-    made for the run (see ``ca_bundle``): twine and uv only speak HTTPS to the
-    trusted-publishing endpoints.
+    mode between two runs of the code under test. Each CI has its own issuer, key and
+    identity: ``identity`` (GitHub), ``gitlab_identity``, ``google_identity``; their
+    tokens reach a client through ``env()``, ``gitlab_env()`` and ``google_env()``.
+    ``tls=True`` serves HTTPS with a CA made for the run (see ``ca_bundle``): twine and uv
+    only speak HTTPS to the trusted-publishing endpoints.
     """
 
     def __init__(
         self,
-        publishers: Optional[Iterable[RegisteredPublisher]] = None,
+        publishers: Optional[Iterable[AnyPublisher]] = None,
         identity: Optional[Identity] = None,
         *,
+        gitlab_identity: Optional[GitLabIdentity] = None,
+        google_identity: Optional[GoogleIdentity] = None,
         token_lifetime: int = 900,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -60,7 +68,11 @@ class Sandbox:
         self._tls = tls
         self._ca_bundle: Optional[Path] = None
         self._identity = identity if identity is not None else Identity()
+        self._gitlab_identity = gitlab_identity or GitLabIdentity()
+        self._google_identity = google_identity or GoogleIdentity()
         self.key = SigningKey()
+        self.gitlab_key = SigningKey()
+        self.google_key = SigningKey()
         self.warehouse = Warehouse(
             self._lock,
             users=users,
@@ -72,10 +84,15 @@ class Sandbox:
         )
         self.trusted_publishing = trusted_publishing
         if publishers is None:
-            # The identity's own publisher, open to any project: a plain start then
-            # works end to end.
+            # Each identity's own publisher, open to any project: a plain start then
+            # works end to end from any of the CIs.
             ident = self._identity
-            publishers = [RegisteredPublisher(ident.repository, ident.workflow, ident.environment)]
+            lab = self._gitlab_identity
+            publishers = [
+                RegisteredPublisher(ident.repository, ident.workflow, ident.environment),
+                GitLabPublisher(lab.project_path, lab.ci_config_path, lab.environment),
+                GooglePublisher(self._google_identity.email),
+            ]
         self.publishers = list(publishers)
         self.oidc_request_token = secrets.token_urlsafe(32)
         self._issued_jwts: list[str] = []
@@ -114,7 +131,14 @@ class Sandbox:
             url_host = "127.0.0.1" if host in ("0.0.0.0", "") else str(host)  # noqa: S104
             scheme = "https" if self._tls else "http"
             self._base_url = f"{scheme}://{url_host}:{port}"
-            self.publishing.issuer = f"{self._base_url}/_github"
+            self.publishing.issuers = {
+                issuer.url: issuer
+                for issuer in (
+                    Issuer(self.issuer, "github", self.key),
+                    Issuer(self.gitlab_issuer, "gitlab", self.gitlab_key),
+                    Issuer(self.google_issuer, "google", self.google_key),
+                )
+            }
             self._server = server
             self._stop_requested.clear()
             self._thread = threading.Thread(
@@ -197,6 +221,20 @@ class Sandbox:
         return f"{self.base_url}/_github"
 
     @property
+    def gitlab_issuer(self) -> str:
+        """The sandbox's GitLab instance (a self-managed one, as PyPI sees it)."""
+        return f"{self.base_url}/_gitlab"
+
+    @property
+    def google_issuer(self) -> str:
+        return f"{self.base_url}/_google"
+
+    @property
+    def metadata_host(self) -> str:
+        """``host:port`` of the sandbox's Google metadata server (``GCE_METADATA_HOST``)."""
+        return self.base_url.split("://", 1)[1]
+
+    @property
     def oidc_request_url(self) -> str:
         # The runner's URL already carries a query string; clients append "&audience=".
         return f"{self.base_url}/_github/token?api-version=2.0"
@@ -208,7 +246,41 @@ class Sandbox:
             "ACTIONS_ID_TOKEN_REQUEST_TOKEN": self.oidc_request_token,
         }
 
+    def gitlab_env(self, *audiences: str) -> dict[str, str]:
+        """What a GitLab job has whose ``id_tokens:`` declare these audiences (default
+        ``pypi``): ``GITLAB_CI`` and one fresh ID token per audience, in the variable named
+        as ``id`` and ``uv`` look for it (``PYPI_ID_TOKEN``, ``SIGSTORE_ID_TOKEN``...)."""
+        env = {"GITLAB_CI": "true", "CI_SERVER_URL": self.gitlab_issuer}
+        for audience in audiences or ("pypi",):
+            name = "".join(c if c.isascii() and c.isalnum() else "_" for c in audience.upper())
+            env[f"{name}_ID_TOKEN"] = self.gitlab_id_token(audience)
+        return env
+
+    def google_env(self) -> dict[str, str]:
+        """What points a client at the sandbox's metadata server instead of Google's."""
+        return {"GCE_METADATA_HOST": self.metadata_host}
+
     # -- configuration ---------------------------------------------------------------
+
+    @property
+    def gitlab_identity(self) -> GitLabIdentity:
+        with self._lock:
+            return self._gitlab_identity
+
+    @gitlab_identity.setter
+    def gitlab_identity(self, value: GitLabIdentity) -> None:
+        with self._lock:
+            self._gitlab_identity = value
+
+    @property
+    def google_identity(self) -> GoogleIdentity:
+        with self._lock:
+            return self._google_identity
+
+    @google_identity.setter
+    def google_identity(self, value: GoogleIdentity) -> None:
+        with self._lock:
+            self._google_identity = value
 
     @property
     def identity(self) -> Identity:
@@ -221,12 +293,12 @@ class Sandbox:
             self._identity = value
 
     @property
-    def publishers(self) -> list[RegisteredPublisher]:
+    def publishers(self) -> list[AnyPublisher]:
         """The configured publishers (a reified pending one shows as a normal one)."""
         return self.publishing.publishers()
 
     @publishers.setter
-    def publishers(self, value: Iterable[RegisteredPublisher]) -> None:
+    def publishers(self, value: Iterable[AnyPublisher]) -> None:
         with self._lock:
             self.publishing.set_publishers(list(value), self._identity.repository_owner_id)
 
@@ -362,6 +434,22 @@ class Sandbox:
                 # GitHub's default audience is the URL of the repository owner.
                 audience = f"https://github.com/{identity.repository_owner}"
             token = self.key.sign(identity.claims(issuer=self.issuer, audience=audience))
+            self._issued_jwts.append(token)
+            return token
+
+    def gitlab_id_token(self, audience: str = "pypi") -> str:
+        """A fresh ID token of the GitLab job, as GitLab puts it in the job's variable."""
+        with self._lock:
+            claims = self._gitlab_identity.claims(issuer=self.gitlab_issuer, audience=audience)
+            token = self.gitlab_key.sign(claims)
+            self._issued_jwts.append(token)
+            return token
+
+    def google_id_token(self, audience: str) -> str:
+        """A fresh ID token of the Google service account, as the metadata server gives it."""
+        with self._lock:
+            claims = self._google_identity.claims(issuer=self.google_issuer, audience=audience)
+            token = self.google_key.sign(claims)
             self._issued_jwts.append(token)
             return token
 

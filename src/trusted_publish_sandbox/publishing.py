@@ -2,134 +2,67 @@
 
 The flow and every text follow warehouse: ``oidc/views.py`` (``mint_token_from_oidc``,
 ``mint_token``), ``oidc/services.py`` (JWT verification: RS256, iss/iat/exp/aud required,
-``strict_aud``, 30 s leeway) and ``oidc/models/github.py`` (publisher lookup and claim
-checks, in their order).
+``strict_aud``, 30 s leeway) and ``oidc/utils.py`` (the token's issuer picks the publisher
+kind). Each kind's lookup and claim checks live in its own module: ``github``, ``gitlab``,
+``google``.
 """
 
 from __future__ import annotations
 
-import re
 import secrets
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import jwt
 from packaging.utils import canonicalize_name
 from pydantic import BaseModel, StrictStr, ValidationError
 
+from . import github, gitlab, google
 from .auth import IssuedToken
+from .claims import InvalidPublisherError, Registration, ReusedTokenError
+from .github import RegisteredPublisher
+from .gitlab import GitLabPublisher
+from .google import GooglePublisher
 from .oidc import SigningKey
 from .warehouse import Warehouse
 
-__all__ = ["MintRecord", "RegisteredPublisher", "TrustedPublishing"]
+__all__ = [
+    "AnyPublisher",
+    "GitLabPublisher",
+    "GooglePublisher",
+    "Issuer",
+    "MintRecord",
+    "RegisteredPublisher",
+    "TrustedPublishing",
+]
 
-# Warehouse's lookahead pattern: the workflow file name is what precedes "@" in
-# job_workflow_ref; file names and refs may both contain "/" and "@".
-_WORKFLOW_FILENAME_RE = re.compile(r"([^/]+\.(yml|yaml))(?=@)")
+#: A trusted publisher of any kind, as a test registers it.
+AnyPublisher = Union[RegisteredPublisher, GitLabPublisher, GooglePublisher]
 
-# Claims a GitHub publisher requires (required verifiable + unverifiable), in the order
-# the sandbox reports the first missing one.
-_REQUIRED_CLAIMS = (
-    "sub",
-    "repository",
-    "repository_owner",
-    "repository_owner_id",
-    "job_workflow_ref",
-    "jti",
-    "event_name",
-    "ref",
-    "sha",
-)
+_FINDERS: dict[
+    str,
+    Callable[[Sequence[Registration], Mapping[str, Any], Mapping[str, int]], Registration],
+] = {"github": github.find, "gitlab": gitlab.find, "google": google.find}
 
 # Verification leeway PyPI allows on iat/nbf/exp (services.py).
 JWT_LEEWAY = 30
 
 
+@dataclass(frozen=True)
+class Issuer:
+    """An OIDC issuer PyPI knows: its URL, the publisher kind it is for, its signing key."""
+
+    url: str
+    service: str  # "github", "gitlab" or "google": warehouse's service names
+    key: SigningKey
+
+
 class TokenPayload(BaseModel):
     # Same model (and name) as warehouse's, so invalid-payload descriptions read the same.
     token: StrictStr
-
-
-class InvalidPublisherError(Exception):
-    pass
-
-
-class ReusedTokenError(Exception):
-    pass
-
-
-@dataclass(frozen=True)
-class RegisteredPublisher:
-    """A trusted publisher as registered on PyPI.
-
-    ``projects`` None is a sandbox convenience: tokens minted through it may upload to
-    (and create) any project. A ``pending`` publisher names exactly one project, which
-    the first successful mint creates. ``repository_owner_id`` None takes the owner id of
-    the sandbox's identity at the moment the publisher is given to the sandbox.
-    """
-
-    repository: str
-    workflow: str
-    environment: Optional[str] = None
-    projects: Optional[Union[str, Iterable[str]]] = None
-    pending: bool = False
-    repository_owner_id: Optional[str] = None
-
-    def __post_init__(self) -> None:
-        owner, sep, name = self.repository.partition("/")
-        if not (owner and sep and name) or "/" in name:
-            raise ValueError(f"repository must be OWNER/REPO, not {self.repository!r}")
-        if not self.workflow or "/" in self.workflow:
-            raise ValueError(f"workflow must be a file name like release.yml: {self.workflow!r}")
-        projects = self.projects
-        if isinstance(projects, str):
-            projects = frozenset({projects})
-        elif projects is not None:
-            projects = frozenset(projects)
-        object.__setattr__(self, "projects", projects)
-        if self.environment == "":
-            object.__setattr__(self, "environment", None)
-        if self.pending and (projects is None or len(projects) != 1):
-            raise ValueError("a pending publisher names exactly one project")
-
-    @property
-    def project_names(self) -> Optional[frozenset[str]]:
-        return None if self.projects is None else frozenset(self.projects)
-
-
-@dataclass
-class _PublisherState:
-    """A registered publisher as the exchange matches it: normalized, maybe still pending."""
-
-    spec: RegisteredPublisher
-    owner: str
-    name: str
-    owner_id: str
-    workflow: str
-    environment: str  # "" = any environment; kept lower-case as warehouse stores it
-    projects: Optional[set[str]]  # normalized names
-    pending: bool
-    active: bool = True
-
-    @property
-    def repository(self) -> str:
-        return f"{self.owner}/{self.name}"
-
-    @property
-    def label(self) -> str:
-        env = f":{self.environment}" if self.environment else ""
-        return f"{self.repository}:{self.workflow}{env}"
-
-    def as_publisher(self) -> RegisteredPublisher:
-        return replace(
-            self.spec,
-            pending=self.pending,
-            projects=None if self.projects is None else frozenset(self.projects),
-            repository_owner_id=self.owner_id,
-        )
 
 
 @dataclass(frozen=True)
@@ -157,10 +90,6 @@ def _invalid(code: str, description: str) -> _Outcome:
     )
 
 
-def _text(value: Any) -> Optional[str]:
-    return value if isinstance(value, str) else None
-
-
 class TrustedPublishing:
     """Publishers, used JWT ids and the mint endpoint of one sandbox."""
 
@@ -178,35 +107,45 @@ class TrustedPublishing:
         self.key = key
         self.audience = audience
         self.token_lifetime = token_lifetime
-        self.issuer = ""
+        self.issuers: dict[str, Issuer] = {}
+        """Issuer URL → issuer: warehouse's OIDC_ISSUER_SERVICE_NAMES, plus the
+        organizations' custom issuers (a self-managed GitLab)."""
         self.mode = "on"
+        self.disabled_services: set[str] = set()
+        """Services whose admin flag is on (``disallow-gitlab-oidc``...): ``not-enabled``."""
         self.mint_requests: list[MintRecord] = []
         self.minted_tokens: list[str] = []
         self.burned_tokens: list[str] = []
-        self._registered: list[_PublisherState] = []
+        self._registered: list[Registration] = []
         self._used_jti: dict[str, int] = {}
+
+    @property
+    def issuer(self) -> str:
+        """GitHub's issuer URL (the first one registered for the ``github`` service)."""
+        return self.issuer_for("github")
+
+    def issuer_for(self, service: str) -> str:
+        return next((i.url for i in self.issuers.values() if i.service == service), "")
 
     # -- publishers ------------------------------------------------------------------
 
-    def set_publishers(
-        self, publishers: Iterable[RegisteredPublisher], default_owner_id: str
-    ) -> None:
+    def set_publishers(self, publishers: Iterable[AnyPublisher], default_owner_id: str) -> None:
         registered = []
         for spec in publishers:
-            owner, _, name = spec.repository.partition("/")
             names = spec.project_names
-            registered.append(
-                _PublisherState(
-                    spec=spec,
-                    owner=owner,
-                    name=name,
-                    owner_id=spec.repository_owner_id or default_owner_id,
-                    workflow=spec.workflow,
-                    environment=(spec.environment or "").lower(),
-                    projects=None if names is None else {canonicalize_name(n) for n in names},
-                    pending=spec.pending,
-                )
+            reg = Registration(
+                spec=spec,
+                projects=None if names is None else {canonicalize_name(n) for n in names},
+                pending=spec.pending,
+                issuer=getattr(spec, "issuer_url", None) or "",
             )
+            if isinstance(spec, RegisteredPublisher):
+                reg.owner_id = spec.repository_owner_id or default_owner_id
+                # GitHub's form stores the environment lower-cased.
+                reg.environment = (spec.environment or "").lower()
+            elif isinstance(spec, GitLabPublisher):
+                reg.environment = spec.environment or ""
+            registered.append(reg)
         with self.lock:
             self._registered = registered
             for spec in publishers:
@@ -216,9 +155,26 @@ class TrustedPublishing:
                     for project in spec.project_names:
                         self.warehouse.ensure_project(project)
 
-    def publishers(self) -> list[RegisteredPublisher]:
+    def publishers(self) -> list[AnyPublisher]:
+        """The active publishers; a reified pending one shows as a normal one."""
         with self.lock:
-            return [r.as_publisher() for r in self._registered if r.active]
+            shown: list[AnyPublisher] = []
+            for r in self._registered:
+                if not r.active:
+                    continue
+                projects = None if r.projects is None else frozenset(r.projects)
+                if isinstance(r.spec, RegisteredPublisher):
+                    shown.append(
+                        replace(
+                            r.spec,
+                            pending=r.pending,
+                            projects=projects,
+                            repository_owner_id=r.owner_id,
+                        )
+                    )
+                else:
+                    shown.append(replace(r.spec, pending=r.pending, projects=projects))
+            return shown
 
     # -- the exchange ----------------------------------------------------------------
 
@@ -249,18 +205,21 @@ class TrustedPublishing:
             unverified_issuer = unverified_claims["iss"]
         except (jwt.PyJWTError, KeyError, TypeError, ValueError):
             return _invalid("invalid-payload", "malformed JWT")
-        if unverified_issuer != self.issuer:
+        issuer = self.issuers.get(unverified_issuer) if isinstance(unverified_issuer, str) else None
+        if issuer is None:
             return _invalid("invalid-payload", "unknown trusted publishing issuer")
-        if self.mode == "disabled":
+        if self.mode == "disabled" or issuer.service in self.disabled_services:
             # Warehouse's service names are lower-case ("github"), hence the text.
-            return _invalid("not-enabled", "github trusted publishing functionality not enabled")
+            return _invalid(
+                "not-enabled", f"{issuer.service} trusted publishing functionality not enabled"
+            )
 
-        claims = self._verify(unverified_jwt)
+        claims = self._verify(unverified_jwt, issuer)
         if claims is None:
             return _invalid("invalid-token", "malformed or invalid token")
 
         try:
-            pending = self._find(claims, pending=True)
+            pending = self._find(issuer, claims, pending=True)
         except InvalidPublisherError:
             pending = None
         except ReusedTokenError:
@@ -280,7 +239,7 @@ class TrustedPublishing:
             pending.pending = False
 
         try:
-            publisher = self._find(claims, pending=False)
+            publisher = self._find(issuer, claims, pending=False)
         except ReusedTokenError:
             return _invalid("invalid-reuse-token", "invalid token: already used")
         except InvalidPublisherError as exc:
@@ -326,17 +285,17 @@ class TrustedPublishing:
                 self.burned_tokens.append(token)
         return 202
 
-    def _verify(self, token: str) -> Optional[dict[str, Any]]:
+    def _verify(self, token: str, issuer: Issuer) -> Optional[dict[str, Any]]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
             return None
-        if header.get("kid") != self.key.kid:
+        if header.get("kid") != issuer.key.kid:
             return None
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
-                key=self.key.public_key(),
+                key=issuer.key.public_key(),
                 algorithms=["RS256"],
                 options={
                     "verify_signature": True,
@@ -348,7 +307,7 @@ class TrustedPublishing:
                     "verify_nbf": True,
                     "strict_aud": True,
                 },
-                issuer=self.issuer,
+                issuer=issuer.url,
                 audience=self.audience,
                 leeway=JWT_LEEWAY,
             )
@@ -356,95 +315,11 @@ class TrustedPublishing:
             return None
         return claims
 
-    def _find(self, claims: Mapping[str, Any], *, pending: bool) -> _PublisherState:
-        for name in _REQUIRED_CLAIMS:
-            if claims.get(name) is None:
-                raise InvalidPublisherError(f"Missing claim {name!r}")
-
-        repository = _text(claims["repository"]) or ""
-        owner, _, repo_name = repository.partition("/")
-        job_workflow_ref = _text(claims["job_workflow_ref"]) or ""
-        match = _WORKFLOW_FILENAME_RE.search(job_workflow_ref)
-        if match is None:
-            raise InvalidPublisherError("Could not job extract workflow filename from OIDC claims")
-        workflow = match.group(1)
-
-        candidates = [
-            r
-            for r in self._registered
-            if r.active
-            and r.pending == pending
-            and r.owner.lower() == owner.lower()
-            and r.name.lower() == repo_name.lower()
-            and r.owner_id == str(claims["repository_owner_id"])
-            and r.workflow == workflow
-        ]
-        chosen = self._for_environment(candidates, _text(claims.get("environment")))
-        if chosen is None:
-            raise InvalidPublisherError("Publisher with matching claims was not found")
-        self._verify_claims(chosen, claims)
-        return chosen
-
-    @staticmethod
-    def _for_environment(
-        candidates: Sequence[_PublisherState], environment: Optional[str]
-    ) -> Optional[_PublisherState]:
-        # A publisher bound to the job's environment beats one that accepts any.
-        if environment:
-            for candidate in candidates:
-                if candidate.environment == environment.lower():
-                    return candidate
-        for candidate in candidates:
-            if candidate.environment == "":
-                return candidate
-        return None
-
-    def _verify_claims(self, publisher: _PublisherState, claims: Mapping[str, Any]) -> None:
-        def failed(name: str) -> InvalidPublisherError:
-            return InvalidPublisherError(f"Check failed for required claim {name!r}")
-
-        sub = _text(claims.get("sub")) or ""
-        components = sub.split(":")
-        if (
-            len(components) < 2
-            or not components[0]
-            or not components[1]
-            or f"{components[0]}:{components[1]}".lower() != f"repo:{publisher.repository}".lower()
-        ):
-            raise failed("sub")
-        repository = _text(claims.get("repository")) or ""
-        if repository.lower() != publisher.repository.lower():
-            raise failed("repository")
-        if (_text(claims.get("repository_owner")) or "").lower() != publisher.owner.lower():
-            raise failed("repository_owner")
-        if str(claims.get("repository_owner_id")) != publisher.owner_id:
-            raise failed("repository_owner_id")
-
-        job_workflow_ref = _text(claims.get("job_workflow_ref"))
-        if not job_workflow_ref:
-            raise InvalidPublisherError("The job_workflow_ref claim is empty")
-        ref = _text(claims.get("ref"))
-        sha = _text(claims.get("sha"))
-        if not (ref or sha):
-            raise InvalidPublisherError("The ref and sha claims are empty")
-        # PyPI stores the repository in GitHub's own spelling, which is the claim's.
-        ground_truth = f"{repository}/.github/workflows/{publisher.workflow}"
-        expected = {f"{ground_truth}@{r}" for r in (ref, sha) if r}
-        if job_workflow_ref not in expected:
-            raise InvalidPublisherError(
-                "The job_workflow_ref claim does not match, expecting one of "
-                f"{sorted(expected)!r}, got {job_workflow_ref!r}"
-            )
-
-        if _text(claims.get("jti")) in self._used_jti:
-            raise ReusedTokenError()
-        if claims.get("event_name") == "pull_request_target":
-            raise InvalidPublisherError(
-                "Publishing from a workflow invoked via 'pull_request_target' is not supported."
-            )
-
-        environment = _text(claims.get("environment"))
-        if publisher.environment and (
-            not environment or environment.lower() != publisher.environment
-        ):
-            raise InvalidPublisherError("Check failed for optional claim 'environment'")
+    def _find(self, issuer: Issuer, claims: Mapping[str, Any], *, pending: bool) -> Registration:
+        candidates = []
+        for r in self._registered:
+            if r.active and r.pending == pending and r.spec.service == issuer.service:
+                # Registered before the sandbox knew its own URLs: its own issuer.
+                r.issuer = r.issuer or self.issuer_for(issuer.service)
+                candidates.append(r)
+        return _FINDERS[issuer.service](candidates, claims, self._used_jti)

@@ -1,4 +1,5 @@
-"""HTTP routing: one ``ThreadingHTTPServer`` answers for GitHub's token service and PyPI."""
+"""HTTP routing: one ``ThreadingHTTPServer`` answers for the CIs' issuers (GitHub's token
+service, GitLab's and Google's discovery documents, Google's metadata server) and PyPI."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Optional, Protocol
 from urllib.parse import parse_qs, quote, urlsplit
 
 from .faults import Faults, InjectedFailure
+from .google import METADATA_IDENTITY_PATH
 from .oidc import SigningKey, openid_configuration
 from .pages import wants_json
 from .publishing import TrustedPublishing
@@ -40,6 +42,8 @@ class Backend(Protocol):
     publishing: TrustedPublishing
     faults: Faults
     key: SigningKey
+    gitlab_key: SigningKey
+    google_key: SigningKey
     oidc_request_token: str
 
     @property
@@ -48,7 +52,17 @@ class Backend(Protocol):
     @property
     def issuer(self) -> str: ...
 
+    @property
+    def gitlab_issuer(self) -> str: ...
+
+    @property
+    def google_issuer(self) -> str: ...
+
     def id_token(self, audience: Optional[str] = None) -> str: ...
+
+    def gitlab_id_token(self, audience: str = "pypi") -> str: ...
+
+    def google_id_token(self, audience: str) -> str: ...
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):
@@ -242,8 +256,8 @@ class _Handler(BaseHTTPRequestHandler):
         if method not in ("GET", "HEAD"):
             self._send_message(405, "Method Not Allowed")
             return
-        if path.startswith("/_github/"):
-            self._github(path, query)
+        if path.startswith(("/_github/", "/_gitlab/", "/_google/", "/computeMetadata/")):
+            self._issuers(path, query)
         elif path == "/simple" or path.startswith("/simple/"):
             self._simple(path, query)
         elif path.startswith("/pypi/"):
@@ -251,7 +265,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif path.startswith("/packages/"):
             self._package(path)
         elif path == "/":
-            self._send(200, b"trusted-publish sandbox: GitHub OIDC + PyPI on loopback\n")
+            self._send(200, b"trusted-publish sandbox: CI OIDC issuers + PyPI on loopback\n")
         else:
             self._send_message(404, "Not Found")
 
@@ -274,26 +288,72 @@ class _Handler(BaseHTTPRequestHandler):
             self._read_small_body()
         self._send(failure.status, failure.body, reason=failure.reason, headers=failure.headers)
 
-    # -- GitHub ----------------------------------------------------------------------
+    # -- the CIs' issuers --------------------------------------------------------------
+
+    def _issuers(self, path: str, query: dict[str, list[str]]) -> None:
+        sandbox = self.server.sandbox
+        if path.startswith("/_github/"):
+            self._github(path, query)
+        elif path == "/_gitlab/token":
+            # Not GitLab's: GitLab hands a job its ID tokens in variables. This lets a script
+            # driving the sandbox's command line get one to put in PYPI_ID_TOKEN.
+            if self._bearer_ok():
+                audience = (query.get("audience") or ["pypi"])[0]
+                self._send(200, sandbox.gitlab_id_token(audience).encode())
+        elif path.startswith("/_gitlab/"):
+            self._discovery(path, "/_gitlab", sandbox.gitlab_issuer, sandbox.gitlab_key)
+        elif path.startswith("/_google/"):
+            self._discovery(path, "/_google", sandbox.google_issuer, sandbox.google_key)
+        elif path == METADATA_IDENTITY_PATH:
+            self._metadata_identity(query)
+        else:
+            self._send_message(404, "Not Found")
 
     def _github(self, path: str, query: dict[str, list[str]]) -> None:
         sandbox = self.server.sandbox
         if path == "/_github/token":
-            scheme, _, credential = (self.headers.get("Authorization") or "").partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(
-                credential.strip().encode(), sandbox.oidc_request_token.encode()
-            ):
-                self._send_json(401, {"message": "Bad credentials"})
+            if not self._bearer_ok():
                 return
             audience = query.get("audience", [None])[0]
             token = sandbox.id_token(audience)
             self._send_json(200, {"count": 1, "value": token})
-        elif path == "/_github/.well-known/jwks":
-            self._send_json(200, sandbox.key.jwks())
-        elif path == "/_github/.well-known/openid-configuration":
-            self._send_json(200, openid_configuration(sandbox.issuer))
+        else:
+            self._discovery(path, "/_github", sandbox.issuer, sandbox.key)
+
+    def _bearer_ok(self) -> bool:
+        """The runner's request token is in the Authorization header; else answer 401."""
+        expected = self.server.sandbox.oidc_request_token
+        scheme, _, credential = (self.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            credential.strip().encode(), expected.encode()
+        ):
+            self._send_json(401, {"message": "Bad credentials"})
+            return False
+        return True
+
+    def _discovery(self, path: str, prefix: str, issuer: str, key: SigningKey) -> None:
+        """An issuer's discovery document and JWKS: what PyPI fetches to check signatures."""
+        if path == f"{prefix}/.well-known/jwks":
+            self._send_json(200, key.jwks())
+        elif path == f"{prefix}/.well-known/openid-configuration":
+            self._send_json(200, openid_configuration(issuer))
         else:
             self._send_message(404, "Not Found")
+
+    # -- Google's metadata server ------------------------------------------------------
+
+    def _metadata_identity(self, query: dict[str, list[str]]) -> None:
+        # The metadata server answers only requests that carry this header (it keeps a
+        # page that merely fetches a URL from reading the machine's credentials).
+        if self.headers.get("Metadata-Flavor") != "Google":
+            self._send(403, b"Missing required header: Metadata-Flavor: Google\n")
+            return
+        audience = (query.get("audience") or [""])[0]
+        if not audience:
+            self._send(400, b"non-empty audience parameter required\n")
+            return
+        token = self.server.sandbox.google_id_token(audience)
+        self._send(200, token.encode(), "text/html", headers={"Metadata-Flavor": "Google"})
 
     # -- PyPI: trusted publishing ------------------------------------------------------
 
