@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from . import __version__
-from .console import Console
+from .console import Console, untrusted
 from .errors import PublishError
 
 #: Exit code for a bug of ours (not a user's mistake): sysexits' EX_SOFTWARE.
@@ -101,41 +101,72 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             return _run_check(_check_parser().parse_args(args[1:]), console)
         return _run_publish(vars(_publish_parser().parse_args(args)), console, environ)
     except PublishError as exc:
-        console.error(exc.render(), title=f"trusted-publish: {exc.stage}")
+        _show_error(console, exc)
         return exc.exit_code
     except KeyboardInterrupt:
         console.error("Interrupted.")
         return 130
     except Exception as exc:  # noqa: BLE001 - our own bugs still end in one clear ::error::
-        console.info(console.redact(traceback.format_exc()))
+        # A traceback quotes whatever the failing line held (a file name, an answer): it is
+        # printed as a block that can't act as workflow commands.
+        console.verbatim(traceback.format_exc())
         console.error(
-            f"Internal error ({type(exc).__name__}): {exc}. This is a bug in trusted-publish; "
+            f"{_internal_error(exc)} This is a bug in trusted-publish; "
             "please report it with the log above.",
             title="trusted-publish: internal error",
         )
         return EXIT_INTERNAL
 
 
+def _show_error(console: Console, exc: PublishError) -> None:
+    console.error(exc.render(), title=f"trusted-publish: {exc.stage}")
+
+
+def _internal_error(exc: BaseException) -> str:
+    return f"Internal error ({type(exc).__name__}): {untrusted(exc)}."
+
+
 def _run_publish(flags: dict[str, Any], console: Console, env: Mapping[str, str]) -> int:
     from .inputs import env_name, load_inputs
+    from .net import TOKEN_USER
     from .publish import publish
     from .report import Report
 
-    # The password is registered with the console before anything else can print it.
+    # The password is registered with the console before anything else can print it, with
+    # the user it goes with (an echoed Basic header carries both), and so is whatever the
+    # index URLs carry in a query string.
+    user = flags.get("user") or env.get(env_name("user")) or TOKEN_USER
     for value in (flags.get("password"), env.get(env_name("password"))):
         if value:
-            console.mask(value)
+            # As given and as sent (the user input is stripped of white space).
+            for name in dict.fromkeys((user, user.strip())):
+                console.mask(value, basic_user=name)
+    for name in ("repository_url", "index_url"):
+        for url in (flags.get(name), env.get(env_name(name))):
+            if url:
+                console.mask_url(url)
     inputs = load_inputs(flags, env)
     console.verbose = inputs.verbose
     report = Report(index=inputs.index, dry_run=inputs.dry_run)
+    # Outputs and the summary page are written whatever happened, failure included; a
+    # failure is shown first, so nothing that goes wrong while writing them can hide it.
     try:
         publish(inputs, console, env, report)
     except PublishError as exc:
         report.error = exc
-        raise
-    finally:
-        # Outputs and the summary page are written whatever happened, failure included.
+        _show_error(console, exc)
         report.write(console)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        report.error = PublishError("Interrupted.")
+        report.write(console)
+        raise
+    except Exception as exc:
+        # Not a ✅ summary for a run that crashed.
+        report.error = PublishError(_internal_error(exc))
+        report.write(console)
+        raise
+    report.write(console)
     return 0
 
 
