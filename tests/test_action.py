@@ -234,6 +234,12 @@ def test_every_output_the_report_writes_is_an_output_of_the_action(tmp_path: Pat
         assert spec["value"] == f"${{{{ steps.publish.outputs.{name} }}}}"
 
 
+def test_outputs_are_described_as_the_readme_describes_them() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name, spec in load_action()["outputs"].items():
+        assert f"| `{name}` | {spec['description'].rstrip('.')} |" in readme, name
+
+
 # --- zizmor and the JSON schemas --------------------------------------------------------------
 
 

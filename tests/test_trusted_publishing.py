@@ -8,6 +8,7 @@ minted upload tokens and the runner's request token must never be printed (the o
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import subprocess
@@ -98,12 +99,15 @@ def test_both_files_land_with_digests_the_server_verified(
         assert stored[path.name].sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     assert len(sandbox.upload_attempts) == 2
     assert all(a.status == 200 for a in sandbox.upload_attempts)
-    # Masked the moment we held them: request token, JWT, minted token.
+    # Masked the moment we held them: request token, JWT, minted token and the Basic
+    # header's value it is sent in.
     masks = [line for line in run.out.splitlines() if line.startswith("::add-mask::")]
+    basic = base64.b64encode(f"__token__:{sandbox.minted_tokens[0]}".encode()).decode()
     assert masks == [
         f"::add-mask::{sandbox.oidc_request_token}",
         f"::add-mask::{sandbox.issued_jwts[0]}",
         f"::add-mask::{sandbox.minted_tokens[0]}",
+        f"::add-mask::{basic}",
     ]
 
 

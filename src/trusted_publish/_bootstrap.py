@@ -7,6 +7,12 @@ does too, for the names of the locks and of the venv's marker). It makes a venv 
 the action in the same job reuses it, a new lock (a new action version) or another Python
 gets a new one. Nothing is installed into the user's Python or put on their PATH.
 
+The venv is private: the next step runs its `python` with `ACTIONS_ID_TOKEN_REQUEST_TOKEN` in
+its environment. Without `$RUNNER_TEMP` (a local run) its folder is in the shared temp
+folder, where another local user could have made it first and planted a `python` in it. So
+a folder is reused only when `lstat` says it is a real directory (not a symlink) of the user
+running us that nobody else may write to; otherwise a fresh one is made with mode 0700.
+
 The publish step then runs `<venv python> -I -X utf8 _bootstrap.py run`. Isolated mode (-I)
 keeps the user's working directory and PYTHONPATH off `sys.path`: a repository with its own
 `pydantic/` or `requests/` at the top (a flat layout) must not replace the locked packages.
@@ -19,6 +25,7 @@ import hashlib
 import os
 import platform
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -115,6 +122,41 @@ def _install(venv: Path, lock: Path, work: Path) -> tuple[str, list[str]]:
     return "pip (seeded)", install
 
 
+def is_private(path: Path) -> bool:
+    """`path` is a directory (not a symlink to one) of ours that no other user may write to."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    if not stat.S_ISDIR(st.st_mode):
+        return False
+    if os.name == "nt":
+        # No POSIX owner or mode bits to check; the temp folder is the user's own there.
+        return True
+    return st.st_uid == os.getuid() and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def private_folder(parent: Path, name: str) -> tuple[Path, bool]:
+    """A folder for our venvs in `parent`: `parent/name` when it is ours and private (made
+    now with mode 0700 when missing), else a fresh private one beside it.
+
+    Returns the folder and whether it is the usual one (False: `parent/name` was not ours
+    to trust, so nothing in it is reused).
+    """
+    parent.mkdir(parents=True, exist_ok=True)
+    usual = parent / name
+    try:
+        usual.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=parent)), False
+    if is_private(usual):
+        return usual, True
+    # Someone else's folder, a symlink or a world-writable one: never use what is in it.
+    return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=parent)), False
+
+
 def _write_output(name: str, value: str) -> None:
     output = os.environ.get("GITHUB_OUTPUT")
     if output:
@@ -122,6 +164,14 @@ def _write_output(name: str, value: str) -> None:
             fh.write(f"{name}={value}\n")
     else:
         print(f"{name}={value}")
+
+
+def _remove(path: Path) -> None:
+    # A symlink is removed itself, never what it points to.
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    else:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def setup() -> int:
@@ -132,7 +182,23 @@ def setup() -> int:
     lock = ondemand.RUNTIME_LOCK
     if not lock.is_file():
         return _fail(f"The action's lock file {lock} is missing: the action checkout is broken.")
-    base = Path(os.environ.get("RUNNER_TEMP") or tempfile.gettempdir()) / "trusted-publish"
+    runner_temp = os.environ.get("RUNNER_TEMP")
+    parent = Path(runner_temp or tempfile.gettempdir())
+    name = "trusted-publish"
+    if not runner_temp and hasattr(os, "getuid"):
+        # The shared temp folder: each user of the machine gets a folder of their own.
+        name += f"-{os.getuid()}"
+    try:
+        base, usual = private_folder(parent, name)
+    except OSError as exc:
+        return _fail(f"Could not make a private folder for the action's venv in {parent}: {exc}")
+    if not usual:
+        print(
+            f"trusted-publish setup: {parent / name} is not a private folder of this user "
+            "(another user's, a symlink, or writable by others): nothing in it is used; the "
+            f"venv goes to {base} instead.",
+            flush=True,
+        )
     # Every lock whose packages may end up in the venv: the runtime lock, installed here, and
     # the extras' locks, installed on demand by the publish step (never here: a run that needs
     # none must not wait for them). A change to any of them means a new venv, so packages
@@ -141,16 +207,15 @@ def setup() -> int:
     key = venv_key(locks, sys.executable, sys.version, platform.machine())
     venv = base / f"venv-{key}"
     python = _venv_python(venv)
-    if (venv / ondemand.MARKER).is_file() and python.is_file():
+    if is_private(venv) and (venv / ondemand.MARKER).is_file() and python.is_file():
         how = "reused from an earlier step"
     else:
         # A half-made venv (a cancelled run, a full disk) is not trusted: start it over.
-        shutil.rmtree(venv, ignore_errors=True)
-        base.mkdir(parents=True, exist_ok=True)
+        _remove(venv)
         try:
             installer, install = _install(venv, lock, base)
         except (subprocess.CalledProcessError, OSError) as exc:
-            shutil.rmtree(venv, ignore_errors=True)
+            _remove(venv)
             return _fail(
                 f"Installing the action's dependencies failed ({exc}). The installer's own "
                 "message is in the log above: a hash mismatch means the package index served "

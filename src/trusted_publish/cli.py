@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from . import __version__
-from .console import Console
+from .console import Console, untrusted
 from .errors import PublishError
 
 #: Exit code for a bug of ours (not a user's mistake): sysexits' EX_SOFTWARE.
@@ -97,31 +97,51 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             return _run_check(_check_parser().parse_args(args[1:]), console)
         return _run_publish(vars(_publish_parser().parse_args(args)), console, environ)
     except PublishError as exc:
-        console.error(exc.render(), title=f"trusted-publish: {exc.stage}")
+        _show_error(console, exc)
         return exc.exit_code
     except KeyboardInterrupt:
         console.error("Interrupted.")
         return 130
     except Exception as exc:  # noqa: BLE001 - our own bugs still end in one clear ::error::
-        console.info(console.redact(traceback.format_exc()))
+        # A traceback quotes whatever the failing line held (a file name, an answer): it is
+        # printed as a block that can't act as workflow commands.
+        console.verbatim(traceback.format_exc())
         console.error(
-            f"Internal error ({type(exc).__name__}): {exc}. This is a bug in trusted-publish; "
+            f"{_internal_error(exc)} This is a bug in trusted-publish; "
             "please report it with the log above.",
             title="trusted-publish: internal error",
         )
         return EXIT_INTERNAL
 
 
+def _show_error(console: Console, exc: PublishError) -> None:
+    console.error(exc.render(), title=f"trusted-publish: {exc.stage}")
+
+
+def _internal_error(exc: BaseException) -> str:
+    return f"Internal error ({type(exc).__name__}): {untrusted(exc)}."
+
+
 def _run_publish(flags: dict[str, Any], console: Console, env: Mapping[str, str]) -> int:
     from .inputs import env_name, load_inputs
     from .interrupt import StopRequest, stop_on_signals
+    from .net import TOKEN_USER
     from .publish import publish
     from .report import Report
 
-    # The password is registered with the console before anything else can print it.
+    # The password is registered with the console before anything else can print it, with
+    # the user it goes with (an echoed Basic header carries both), and so is whatever the
+    # index URLs carry in a query string.
+    user = flags.get("user") or env.get(env_name("user")) or TOKEN_USER
     for value in (flags.get("password"), env.get(env_name("password"))):
         if value:
-            console.mask(value)
+            # As given and as sent (the user input is stripped of white space).
+            for name in dict.fromkeys((user, user.strip())):
+                console.mask(value, basic_user=name)
+    for name in ("repository_url", "index_url"):
+        for url in (flags.get(name), env.get(env_name(name))):
+            if url:
+                console.mask_url(url)
     inputs = load_inputs(flags, env)
     console.verbose = inputs.verbose
     report = Report(index=inputs.index, dry_run=inputs.dry_run)
@@ -131,10 +151,12 @@ def _run_publish(flags: dict[str, Any], console: Console, env: Mapping[str, str]
             publish(inputs, console, env, report, stop=stop)
         except PublishError as exc:
             report.error = exc
-            raise
+            # Shown first, so nothing that goes wrong while writing the outputs can hide it.
+            _show_error(console, exc)
+            return exc.exit_code
         except BaseException as exc:
             # Our own bug (or an interrupt before the handlers): never a success mark.
-            report.error = PublishError(f"Internal error ({type(exc).__name__}).")
+            report.error = PublishError(_internal_error(exc))
             raise
         finally:
             # Outputs and the summary page are written whole, failure included: a signal

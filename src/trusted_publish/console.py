@@ -3,21 +3,69 @@
 All output goes through one `Console`, which also holds every secret we have seen and blanks
 it out of anything it prints. `::add-mask::` asks the runner to hide a value from the log; the
 redaction here is our own second line, so a token can't leak even where masking is not
-honoured (outside Actions, in `act`, in a captured test log).
+honoured (outside Actions, in `act`, in a captured test log). A secret's derived forms (the
+Basic header's base64, its percent- and JSON-escaped spellings) are secrets too.
+
+It is also the one escaping path for untrusted text (file names, metadata, OIDC claims,
+server messages): `untrusted()` shows control characters escaped, so such a value can never
+start a line of its own, and every line the console prints passes one gate: a line that the
+runner would read as a workflow command (`::name::` at its start, or the legacy `##[name]`
+anywhere in it) and is not one of ours is printed between `::stop-commands::<random>` and
+`::<random>::`, GitHub's own way to print text that must not act.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import re
 import secrets
 import sys
 import threading
+import unicodedata
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
+from urllib.parse import parse_qsl, quote, urlsplit
 
 REDACTED = "***"
+
+#: Shorter values would blank out ordinary words; none of our tokens is this short.
+_MIN_SECRET = 4
+
+#: How the runner recognises a workflow command in a line of output: `::` after leading
+#: white space (actions/runner ActionCommand.TryParseV2), or the legacy `##[` anywhere
+#: (ActionCommand.TryParse, still consulted when the first form does not match).
+_COMMAND_LIKE = re.compile(r"^\s*::|##\[")
+
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escaped(char: str) -> str:
+    named = _NAMED_ESCAPES.get(char)
+    if named:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _is_control(char: str) -> bool:
+    # Cc: C0, DEL and C1 controls (line breaks, ESC for terminal sequences); Cf: invisible
+    # format characters, among them the bidi overrides that show text in another order;
+    # Zl/Zp: the Unicode line and paragraph separators some viewers break lines at.
+    return unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp")
+
+
+def untrusted(value: object, *, keep: str = "") -> str:
+    """`value` as text safe to show on one line: control characters escaped, `\\n` for a
+    line break, `\\x1b` for ESC, `\\u202e` for a bidi override. `keep` names characters left
+    as they are (the console keeps the line breaks of its own multi-line messages)."""
+    text = str(value)
+    if not any(_is_control(c) and c not in keep for c in text):
+        return text
+    return "".join(_escaped(c) if _is_control(c) and c not in keep else c for c in text)
 
 
 def _escape_data(text: str) -> str:
@@ -46,21 +94,47 @@ class Console:
         self.verbose = verbose
         self.in_actions = self._env.get("GITHUB_ACTIONS") == "true"
         self._secrets: set[str] = set()
+        self._unwritable: set[str] = set()
         # Uploads run in threads later; a line must never interleave with another.
         self._lock = threading.Lock()
 
     # --- secrets -------------------------------------------------------------------------
-    def mask(self, secret: str) -> None:
-        """Register a secret the moment we hold it: masked by the runner, redacted by us."""
+    def mask(self, secret: str, *, basic_user: str | None = None) -> None:
+        """Register a secret the moment we hold it: masked by the runner, redacted by us.
+
+        Its derived forms are registered with it: a message may carry it percent- or
+        JSON-escaped, and for a secret sent as the password of Basic auth (`basic_user`: the
+        user it goes with), an index that echoes our request shows the `Authorization:
+        Basic` value, base64 of `<user>:<secret>`.
+        """
         for part in {secret, *secret.splitlines()}:
-            # Very short values would blank out ordinary words; none of our tokens is short.
-            if len(part) < 4 or part in self._secrets:
-                continue
-            self._secrets.add(part)
-            if self.in_actions:
-                # The one line that carries a secret: the runner consumes it and hides the
-                # value everywhere after. It must not be redacted by our own filter.
-                self._write(self._stdout, f"::add-mask::{_escape_data(part)}", redact=False)
+            for form in _derived_forms(part, basic_user):
+                # Very short values would blank out ordinary words.
+                if len(form) < _MIN_SECRET or form in self._secrets:
+                    continue
+                self._secrets.add(form)
+                if self.in_actions:
+                    # The one line that carries a secret: the runner consumes it and hides
+                    # the value everywhere after. It must not be redacted by our own filter.
+                    self._write(self._stdout, f"::add-mask::{_escape_data(form)}", redact=False)
+
+    def mask_url(self, url: str) -> None:
+        """Register what a URL may carry as a secret: its query, fragment and password.
+
+        Shown URLs are sanitized (`net.sanitize_url`); this catches the same values when an
+        index echoes the request's path back in its answer.
+        """
+        try:
+            parts = urlsplit(url.strip())
+            password = parts.password
+        except ValueError:
+            return
+        values = [parts.query, parts.fragment, password or ""]
+        values += [value for _, value in parse_qsl(parts.query, keep_blank_values=True)]
+        values += [value for _, value in parse_qsl(parts.fragment, keep_blank_values=True)]
+        for value in values:
+            if value:
+                self.mask(value)
 
     def redact(self, text: str) -> str:
         """`text` with every registered secret replaced by `***`, longest first."""
@@ -70,11 +144,20 @@ class Console:
 
     # --- messages ------------------------------------------------------------------------
     def info(self, text: str) -> None:
-        self._write(self._stdout, text)
+        """One line of log: a line break in `text` is shown escaped, like any control."""
+        self._say(self._stdout, untrusted(text))
+
+    def verbatim(self, text: str) -> None:
+        """A block of lines printed as they are (a traceback): inside Actions, always between
+        `::stop-commands::` and its end, since any line of it may come from elsewhere."""
+        self._say(self._stdout, untrusted(text, keep="\n"), fence=True)
 
     def debug(self, text: str) -> None:
         if self.verbose:
-            self._write(self._stdout, f"::debug::{_escape_data(text)}" if self.in_actions else text)
+            if self.in_actions:
+                self._write(self._stdout, f"::debug::{_escape_data(untrusted(text))}")
+            else:
+                self._say(self._stdout, untrusted(text))
 
     def notice(self, text: str, *, title: str | None = None) -> None:
         self._annotation("notice", text, title)
@@ -86,16 +169,21 @@ class Console:
         self._annotation("error", text, title)
 
     def _annotation(self, level: str, text: str, title: str | None) -> None:
+        # An annotation may span lines (an error's details and fix); other controls are
+        # shown escaped. Inside Actions the whole message is one command line.
+        text = untrusted(text, keep="\n")
+        title = untrusted(title) if title else None
         if self.in_actions:
             props = f" title={_escape_property(self.redact(title))}" if title else ""
             self._write(self._stdout, f"::{level}{props}::{_escape_data(self.redact(text))}")
         else:
             head = f"{level}: {title}: " if title else f"{level}: "
-            self._write(self._stderr if level != "notice" else self._stdout, head + text)
+            self._say(self._stderr if level != "notice" else self._stdout, head + text)
 
     @contextmanager
     def group(self, title: str) -> Iterator[None]:
         """A collapsible section in the Actions log; a plain heading elsewhere."""
+        title = untrusted(title)
         if self.in_actions:
             self._write(self._stdout, f"::group::{_escape_data(title)}")
             try:
@@ -103,27 +191,39 @@ class Console:
             finally:
                 self._write(self._stdout, "::endgroup::")
         else:
-            self._write(self._stdout, f"== {title}")
+            self._say(self._stdout, f"== {title}")
             yield
 
     # --- files the runner reads ------------------------------------------------------------
     def set_output(self, name: str, value: str) -> None:
         """Write a step output; multi-line safe through a random heredoc delimiter."""
-        path = self._env.get("GITHUB_OUTPUT")
-        if not path:
-            return
         delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
         value = self.redact(value)
-        with Path(path).open("a", encoding="utf-8") as fh:
-            fh.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+        entry = f"{name}<<{delimiter}\n{value}\n{delimiter}\n"
+        self._append("GITHUB_OUTPUT", "step outputs", entry)
 
     def summary(self, markdown: str) -> None:
         """Append to the job summary page, when the runner gave us one."""
-        path = self._env.get("GITHUB_STEP_SUMMARY")
-        if not path:
+        self._append("GITHUB_STEP_SUMMARY", "job summary", self.redact(markdown) + "\n")
+
+    def _append(self, variable: str, what: str, text: str) -> None:
+        # A full disk or an unwritable file costs the outputs or the summary, not the run:
+        # what happened to the files has already happened, and the run's own result (its
+        # error, its exit code) must not be replaced by this one. Warned about once per file.
+        path = self._env.get(variable)
+        if not path or variable in self._unwritable:
             return
-        with Path(path).open("a", encoding="utf-8") as fh:
-            fh.write(self.redact(markdown) + "\n")
+        try:
+            with Path(path).open("a", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            self._unwritable.add(variable)
+            self.warning(
+                f"Could not write the {what} to ${variable} ({untrusted(path)}): "
+                f"{exc.strerror or type(exc).__name__}. The run's result stands; the {what} "
+                "of this step is missing or incomplete.",
+                title="trusted-publish: " + what,
+            )
 
     # --- plumbing --------------------------------------------------------------------------
     @property
@@ -138,7 +238,31 @@ class Console:
             return self._stdout
         return self._err if self._err is not None else sys.stderr
 
+    def _say(self, stream: TextIO, text: str, *, fence: bool = False) -> None:
+        """Lines that are not workflow commands: the one gate every such line passes."""
+        text = self.redact(text)
+        if self.in_actions and (fence or _commandish(text)):
+            # The token is random per block: text inside can't end the pause it can't see.
+            token = secrets.token_hex(16)
+            text = f"::stop-commands::{token}\n{text}\n::{token}::"
+        self._write(stream, text, redact=False)
+
     def _write(self, stream: TextIO, line: str, *, redact: bool = True) -> None:
         with self._lock:
             stream.write((self.redact(line) if redact else line) + "\n")
             stream.flush()
+
+
+def _commandish(text: str) -> bool:
+    return any(_COMMAND_LIKE.search(line) for line in text.split("\n"))
+
+
+def _derived_forms(secret: str, basic_user: str | None) -> list[str]:
+    """A secret as it may appear in a request or an echo of it: itself first."""
+    forms = [secret]
+    if basic_user is not None:
+        forms.append(base64.b64encode(f"{basic_user}:{secret}".encode()).decode())
+    forms.append(quote(secret, safe=""))
+    forms.append(json.dumps(secret)[1:-1])
+    forms.append(json.dumps(secret, ensure_ascii=False)[1:-1])
+    return list(dict.fromkeys(forms))

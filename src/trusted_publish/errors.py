@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .console import untrusted
+
 
 class PublishError(Exception):
     """A failure with a message for the user and, where we know it, the fix."""
@@ -29,9 +31,14 @@ class PublishError(Exception):
         self.details = tuple(details)
 
     def render(self) -> str:
-        """The full text for the user: message, details, then the fix."""
-        parts = [self.message]
-        parts.extend(f"  - {line}" for line in self.details)
+        """The full text for the user: message, details, then the fix.
+
+        The message and each detail are one line each: they quote file names and servers'
+        answers, whose line breaks are shown escaped (`console.untrusted`). The fix is ours
+        and may span lines.
+        """
+        parts = [untrusted(self.message)]
+        parts.extend(f"  - {untrusted(line)}" for line in self.details)
         if self.fix:
             parts.append(f"Fix: {self.fix}")
         return "\n".join(parts)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .diagnose import refusal_help
 from .errors import CredentialError
-from .net import API_TIMEOUT, describe_transport_error
+from .net import API_TIMEOUT, TOKEN_USER, describe_transport_error
 from .oidc import claim_lines, unverified_claims
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ def mint_token(
     body = _json(resp)
     token = body.get("token")
     if resp.status_code == 200 and isinstance(token, str) and token:
-        console.mask(token)
+        console.mask(token, basic_user=TOKEN_USER)
         expires = body.get("expires")
         # An index that does not say assumes PyPI's 15 minutes.
         when = float(expires) if isinstance(expires, (int, float)) else time.time() + 900

@@ -1,16 +1,23 @@
 """What a run did, file by file, written where people look: the log, the job summary page and
 the step's outputs. Written on failure too, so the summary shows what landed and why it
 stopped.
+
+The summary is Markdown, and file names, versions and the error's text are untrusted: each
+value sits in a code span or code block fenced by more backticks than it holds, with its
+control characters escaped and `|` escaped in table cells, so no value can end its cell, its
+block or the table, or become a heading, a link or an image.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Optional
 
+from .console import untrusted
 from .dists import Distribution, human_size
 from .errors import Interrupted
 
@@ -143,18 +150,53 @@ class Report:
             for dist in self.dists:
                 status = self.status.get(dist.filename, Status.PENDING)
                 lines.append(
-                    f"| `{dist.filename}` | {human_size(dist.size)} | `{dist.sha256}` | "
-                    f"{status.value} |"
+                    f"| {_cell(dist.filename)} | {human_size(dist.size)} | "
+                    f"{_cell(dist.sha256)} | {status.value} |"
                 )
             lines.append("")
         urls = self.release_urls()
         if urls:
-            lines += ["Release pages: " + ", ".join(f"<{u}>" for u in urls), ""]
+            lines += ["Release pages: " + ", ".join(_link(u) for u in urls), ""]
         if self.error is not None:
-            lines += [f"### What went wrong ({self.error.stage})", "", "```text"]
-            lines += [self.error.render(), "```", ""]
+            lines += [f"### What went wrong ({self.error.stage})", ""]
+            lines += [_code_block(self.error.render(), "text"), ""]
         return "\n".join(lines)
 
 
 def _files(n: int) -> str:
     return "file" if n == 1 else "files"
+
+
+def _longest_backtick_run(text: str) -> int:
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)
+
+
+def _code_span(text: str) -> str:
+    """`text` as inline code: one line, fenced by more backticks than any run inside."""
+    text = untrusted(text)
+    fence = "`" * (_longest_backtick_run(text) + 1)
+    # A space each side keeps a leading or trailing backtick from joining the fence;
+    # Markdown strips one space from each side again.
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _cell(text: str) -> str:
+    # A table cell ends at any unescaped `|`, even inside a code span (GitHub's tables).
+    return _code_span(text).replace("|", "\\|")
+
+
+def _code_block(text: str, info: str) -> str:
+    """`text` as a fenced block no line of it can close: the fence is longer than any run
+    of backticks inside."""
+    text = untrusted(text, keep="\n")
+    fence = "`" * max(3, _longest_backtick_run(text) + 1)
+    return f"{fence}{info}\n{text}\n{fence}"
+
+
+_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9._~:/?#@!$&'()*+,;=%-]+")
+
+
+def _link(url: str) -> str:
+    # A release page's path holds the project's name and version, from the files' metadata.
+    return f"<{url}>" if _PLAIN_URL.fullmatch(url) else _code_span(url)
