@@ -14,10 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Protocol
 
+from .bounded import RetryPolicy
 from .diagnose import event_error
 from .exchange import UploadToken, discover_audience, mint_token
 from .net import TOKEN_USER
-from .oidc import fetch_oidc_token, token_request_from_env
+from .oidc import DEFAULT_POLICY, fetch_oidc_token, token_request_from_env
 
 if TYPE_CHECKING:
     import requests
@@ -62,8 +63,11 @@ class TrustedPublishingCredentials:
         projects: Sequence[str] = (),
         clock: Callable[[], float] = time.time,
         refresh_margin: float = REFRESH_MARGIN,
+        policy: RetryPolicy = DEFAULT_POLICY,
     ) -> None:
         self._session = session
+        # Each call of the exchange (audience, OIDC token, mint) is retried with this policy.
+        self._policy = policy
         self._console = console
         self._clock = clock
         self._margin = refresh_margin
@@ -83,10 +87,22 @@ class TrustedPublishingCredentials:
     def obtain(self) -> None:
         """Do the exchange now, so a refused publisher stops the run before any upload."""
         if self._audience is None:
-            self._audience = discover_audience(self._session, self._index)
-        oidc_token = fetch_oidc_token(self._session, self._request, self._audience, self._console)
+            self._audience = discover_audience(self._session, self._index, self._policy)
+        audience = self._audience
+
+        def oidc_token() -> str:
+            # A new one for each mint attempt: an OIDC token is single use.
+            return fetch_oidc_token(
+                self._session, self._request, audience, self._console, self._policy
+            )
+
         self._token = mint_token(
-            self._session, self._index, oidc_token, self._console, self._projects
+            self._session,
+            self._index,
+            oidc_token,
+            self._console,
+            self._projects,
+            policy=self._policy,
         )
         self._console.debug(
             f"Minted an upload token at {self._index.web_url}, valid for "

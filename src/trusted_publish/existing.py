@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import re
 from html.parser import HTMLParser
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 from urllib.parse import unquote, urljoin, urlsplit
 
 from packaging.utils import canonicalize_name
 
-from .net import API_TIMEOUT
+from . import bounded
 
 if TYPE_CHECKING:
     import requests
@@ -39,8 +39,13 @@ class Lookup:
         index: Index,
         *,
         auth: tuple[str, str] | None = None,
+        request_seconds: float = bounded.REQUEST_TIMEOUT,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
         self._session = session
+        self._seconds = request_seconds
+        # Told why, when the index could not tell: a silent "unknown" hides a hostile index.
+        self._warn = warn
         self._index = index
         # Static credentials go only to the upload URL's own origin (a private index may
         # need them for reading too); a minted PyPI token is never sent here.
@@ -57,8 +62,6 @@ class Lookup:
         return self._cache[key]
 
     def _ask(self, project: str, version: str) -> Optional[Listing]:
-        import requests
-
         name = canonicalize_name(project)
         try:
             if self._index.pypi:
@@ -70,23 +73,33 @@ class Lookup:
                 if listing is not None:
                     self.source = base
                     return listing
-        except (requests.RequestException, ValueError):
+        except bounded.RequestFailed as exc:
+            if self._warn:
+                self._warn(
+                    f"The index could not tell which files of {project} {version} it has: "
+                    f"{exc.reason}. Its answer to each upload will tell."
+                )
+            return None
+        except ValueError:
             return None
         return None
 
-    def _get(self, url: str, accept: str) -> requests.Response:
+    def _get(self, url: str, accept: str, what: str) -> bounded.Reply:
         auth = self._auth if self._auth and _origin(url) == self._origin else None
-        return self._session.get(
+        return bounded.request(
+            self._session,
+            "GET",
             url,
+            what=what,
+            cap=bounded.LISTING_CAP,
+            seconds=self._seconds,
             headers={"Accept": accept},
             auth=auth,
-            timeout=API_TIMEOUT,
-            allow_redirects=False,
         )
 
     def _ask_pypi_json(self, name: str, version: str) -> Optional[Listing]:
         url = f"{self._index.web_url}/pypi/{name}/{version}/json"
-        resp = self._get(url, "application/json")
+        resp = self._get(url, "application/json", "the JSON API request")
         if resp.status_code == 404:
             return {}
         if resp.status_code != 200:
@@ -101,13 +114,15 @@ class Lookup:
 
     def _ask_simple(self, base: str, name: str) -> Optional[Listing]:
         url = urljoin(base, f"{name}/")
-        resp = self._get(url, f"{_SIMPLE_JSON}, text/html;q=0.1")
+        resp = self._get(url, f"{_SIMPLE_JSON}, text/html;q=0.1", "the simple-index request")
         if resp.status_code in (301, 302, 303, 307, 308):
             # Only a redirect to the normalized name on the same origin is followed.
             location = urljoin(url, resp.headers.get("Location", ""))
             if _origin(location) != _origin(url):
                 return None
-            resp = self._get(location, f"{_SIMPLE_JSON}, text/html;q=0.1")
+            resp = self._get(
+                location, f"{_SIMPLE_JSON}, text/html;q=0.1", "the simple-index request"
+            )
         if resp.status_code == 404:
             return {}
         if resp.status_code != 200:

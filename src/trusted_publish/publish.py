@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Callable
 from packaging.utils import canonicalize_name
 
 from . import attest
+from .bounded import RetryPolicy
 from .credentials import Credentials, StaticCredentials, TrustedPublishingCredentials
 from .digests import file_digests
 from .dists import Distribution, collect, describe
@@ -26,7 +27,7 @@ from .errors import PublishError, UploadError
 from .existing import Lookup
 from .net import make_session, sanitize_url
 from .report import Report, Status
-from .upload import Outcome, RetryPolicy, send
+from .upload import Outcome, send
 
 if TYPE_CHECKING:
     import requests
@@ -71,12 +72,22 @@ def publish(
         _print_hashes(dists, console)
 
     session = make_session()
+    policy = RetryPolicy(
+        max_retries=inputs.max_retries,
+        max_seconds=inputs.retry_timeout,
+        request_seconds=inputs.request_timeout,
+    )
     credentials: Credentials
     static_auth: tuple[str, str] | None = None
     if inputs.password is None:
         with console.group("Trusted publishing: exchanging the GitHub OIDC token"):
             tp = TrustedPublishingCredentials(
-                session, index, env, console, projects=sorted({d.name for d in dists})
+                session,
+                index,
+                env,
+                console,
+                projects=sorted({d.name for d in dists}),
+                policy=policy,
             )
             tp.obtain()
             console.info(f"Got a short-lived upload token from {index.web_url}.")
@@ -85,7 +96,13 @@ def publish(
         credentials = StaticCredentials(inputs.user, inputs.password.get_secret_value())
         static_auth = credentials.auth()
 
-    lookup = Lookup(session, index, auth=static_auth)
+    lookup = Lookup(
+        session,
+        index,
+        auth=static_auth,
+        request_seconds=inputs.request_timeout,
+        warn=console.warning,
+    )
     with console.group("Asking the index which files it already has"):
         todo = _drop_existing(
             dists, lookup, skip_existing=inputs.skip_existing, console=console, report=report
@@ -117,7 +134,7 @@ def publish(
         console=console,
         report=report,
         attestations=attestations,
-        policy=RetryPolicy(max_retries=inputs.max_retries, max_seconds=inputs.retry_timeout),
+        policy=policy,
         max_parallel=inputs.max_parallel,
         skip_existing=inputs.skip_existing,
     )
