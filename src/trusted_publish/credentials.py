@@ -15,9 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional, Protocol
 
+from .bounded import RetryPolicy
 from .diagnose import event_error
 from .exchange import UploadToken, discover_audience, mint_token
 from .net import TOKEN_USER
+from .oidc import DEFAULT_POLICY
 from .providers import TokenSource, detect
 
 if TYPE_CHECKING:
@@ -65,8 +67,11 @@ class TrustedPublishingCredentials:
         refresh_margin: float = REFRESH_MARGIN,
         provider: str = "auto",
         gitlab_id_token_variable: Optional[str] = None,
+        policy: RetryPolicy = DEFAULT_POLICY,
     ) -> None:
         self._session = session
+        # Each call of the exchange (audience, OIDC token, mint) is retried with this policy.
+        self._policy = policy
         self._console = console
         self._clock = clock
         self._margin = refresh_margin
@@ -88,10 +93,20 @@ class TrustedPublishingCredentials:
     def obtain(self) -> None:
         """Do the exchange now, so a refused publisher stops the run before any upload."""
         if self._audience is None:
-            self._audience = discover_audience(self._session, self._index)
-        oidc_token = self.source.fetch(self._audience)
+            self._audience = discover_audience(self._session, self._index, self._policy)
+        audience, source = self._audience, self.source
+
+        def oidc_token() -> str:
+            # A new one for each mint attempt: an OIDC token is single use.
+            return source.fetch(audience, self._policy)
+
         self._token = mint_token(
-            self._session, self._index, oidc_token, self._console, self._projects
+            self._session,
+            self._index,
+            oidc_token,
+            self._console,
+            self._projects,
+            policy=self._policy,
         )
         self._console.debug(
             f"Minted an upload token at {self._index.web_url}, valid for "

@@ -10,18 +10,23 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
+from . import bounded
+from .bounded import Reply, RetryPolicy
 from .diagnose import refusal_help
 from .errors import CredentialError
-from .net import API_TIMEOUT, TOKEN_USER, describe_transport_error
-from .oidc import claim_lines, unverified_claims
+from .net import TOKEN_USER
+from .oidc import DEFAULT_POLICY, claim_lines, unverified_claims
 
 if TYPE_CHECKING:
     import requests
 
     from .console import Console
     from .index import Index
+
+#: Where PyPI (and TestPyPI) say whether they are up.
+PYPI_STATUS = "https://status.python.org/"
 
 
 @dataclass(frozen=True)
@@ -34,19 +39,21 @@ class UploadToken:
     """Unix time after which the index refuses it."""
 
 
-def discover_audience(session: requests.Session, index: Index) -> str:
+def discover_audience(
+    session: requests.Session, index: Index, policy: RetryPolicy = DEFAULT_POLICY
+) -> str:
     """The audience the index wants in the OIDC token (`pypi`, `testpypi`, ...)."""
-    import requests
-
     web_url = index.web_url
     url = f"{web_url}/_/oidc/audience"
     try:
-        resp = session.get(url, timeout=API_TIMEOUT, allow_redirects=False)
-    except requests.RequestException as exc:
+        resp = _call(session, "GET", url, what="the audience request", policy=policy, kwargs=dict)
+    except bounded.TooLarge as exc:
         raise CredentialError(
-            f"Could not reach the index at {web_url}: {describe_transport_error(exc)}.",
-            fix="Check `repository-url`; if it is right, the index may be down: re-run later.",
+            f"The index at {web_url}: {exc.reason}.",
+            fix="Check that `repository-url` points at a PyPI-compatible index.",
         ) from None
+    except bounded.GaveUp as exc:
+        raise _unreachable(index, exc, "GET /_/oidc/audience") from None
     if resp.status_code == 404:
         raise CredentialError(
             f"The index at {web_url} does not offer trusted publishing "
@@ -73,47 +80,71 @@ def discover_audience(session: requests.Session, index: Index) -> str:
 def mint_token(
     session: requests.Session,
     index: Index,
-    oidc_token: str,
+    oidc_token: str | Callable[[], str],
     console: Console,
     projects: Sequence[str] = (),
+    *,
+    policy: RetryPolicy = DEFAULT_POLICY,
 ) -> UploadToken:
-    """Trade `oidc_token` for an upload token; on refusal, PyPI's reasons and the claims."""
-    import requests
+    """Trade an OIDC token for an upload token; on refusal, PyPI's reasons and the claims.
 
+    `oidc_token` may be a function returning a fresh one: then each retry (after a
+    connection failure, a 5xx or a 429) sends a new token, since the index may have taken
+    the first as used before it failed.
+    """
     web_url = index.web_url
     url = f"{web_url}/_/oidc/mint-token"
+    sent = {"jwt": ""}
+
+    def body() -> dict[str, Any]:
+        sent["jwt"] = oidc_token() if callable(oidc_token) else oidc_token
+        return {"json": {"token": sent["jwt"]}}
+
     try:
-        resp = session.post(
-            url, json={"token": oidc_token}, timeout=API_TIMEOUT, allow_redirects=False
+        resp = _call(
+            session,
+            "POST",
+            url,
+            what="the mint-token request",
+            policy=policy,
+            kwargs=body,
+            console=console,
         )
-    except requests.RequestException as exc:
+    except bounded.TooLarge as exc:
         raise CredentialError(
-            f"Could not reach the index at {web_url} to exchange the token: "
-            f"{describe_transport_error(exc)}.",
-            fix="The index may be down: re-run the job later.",
+            f"The index at {web_url} could not exchange the OIDC token: {exc.reason}.",
+            fix=_outage_fix(index),
         ) from None
-    body = _json(resp)
-    token = body.get("token")
+    except bounded.GaveUp as exc:
+        raise _unreachable(index, exc, "POST /_/oidc/mint-token") from None
+    oidc_jwt = sent["jwt"]
+    body_json = _json(resp)
+    token = body_json.get("token")
     if resp.status_code == 200 and isinstance(token, str) and token:
         console.mask(token, basic_user=TOKEN_USER)
-        expires = body.get("expires")
+        expires = body_json.get("expires")
         # An index that does not say assumes PyPI's 15 minutes.
         when = float(expires) if isinstance(expires, (int, float)) else time.time() + 900
         return UploadToken(value=token, expires=when)
-    errors = body.get("errors")
-    reasons = (
-        [f"{e.get('code', '?')}: {e.get('description', '')}" for e in errors if isinstance(e, dict)]
-        if isinstance(errors, list)
-        else []
-    )
-    if not reasons:
-        reasons = [f"HTTP {resp.status_code}: {_message(resp) or 'no explanation given'}"]
-    codes = [str(e.get("code")) for e in errors if isinstance(e, dict)] if errors else []
+    errors = body_json.get("errors")
+    if not (400 <= resp.status_code < 500 and isinstance(errors, list) and errors):
+        # Only a refusal in warehouse's words (a 4xx with an `errors` list) is about the
+        # publisher; an HTML page, an empty or garbled answer is the index failing.
+        raise CredentialError(
+            f"The index at {web_url} could not exchange the OIDC token: "
+            f"{_what_came(resp)}. It is not answering as it should; this is not a "
+            "problem with your trusted publisher.",
+            fix=_outage_fix(index),
+        )
+    reasons = [
+        f"{e.get('code', '?')}: {e.get('description', '')}" for e in errors if isinstance(e, dict)
+    ] or [f"HTTP {resp.status_code}: {_message(resp) or 'no explanation given'}"]
+    codes = [str(e.get("code")) for e in errors if isinstance(e, dict)]
     help_lines, fix = refusal_help(
-        unverified_claims(oidc_token), codes, index, projects, "\n".join(reasons)
+        unverified_claims(oidc_jwt), codes, index, projects, "\n".join(reasons)
     )
     details = [*reasons, "The OIDC token's claims (what the index compared):"]
-    details.extend(f"    {line}" for line in claim_lines(oidc_token))
+    details.extend(f"    {line}" for line in claim_lines(oidc_jwt))
     details.extend(help_lines)
     raise CredentialError(
         f"The index at {web_url} refused to exchange the OIDC token for an upload token.",
@@ -122,7 +153,74 @@ def mint_token(
     )
 
 
-def _json(resp: requests.Response) -> dict[str, Any]:
+def _call(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    what: str,
+    policy: RetryPolicy,
+    kwargs: Callable[[], dict[str, Any]],
+    console: Console | None = None,
+) -> Reply:
+    """One exchange call, retried on connection failures, timeouts, 5xx and 429."""
+
+    def attempt(_: float) -> Reply:
+        try:
+            reply = bounded.request(
+                session,
+                method,
+                url,
+                what=what,
+                cap=bounded.SMALL_JSON_CAP,
+                seconds=policy.request_seconds,
+                **kwargs(),
+            )
+        except bounded.TransportFailed as exc:
+            raise bounded.Retryable(exc.reason) from None
+        return bounded.raise_for_retry(reply)
+
+    def note(reason: str, retry: int, wait: float) -> None:
+        if console is not None:
+            console.info(f"{what}: {reason}; retry {retry} of {policy.max_retries} in {wait:.1f} s")
+
+    return bounded.with_retries(policy, attempt, on_retry=note)
+
+
+def _unreachable(index: Index, exc: bounded.GaveUp, call: str) -> CredentialError:
+    said = exc.last.reply
+    if said is None:
+        return CredentialError(
+            f"Could not reach the index at {index.web_url}: {exc.reason} "
+            f"({exc.tries} in {exc.seconds:.0f} s).",
+            fix="Check `repository-url`; if it is right, the index may be down: "
+            + _outage_fix(index),
+        )
+    return CredentialError(
+        f"The index at {index.web_url} is having an outage: {call} answered "
+        f"{_what_came(said)} ({exc.tries} in {exc.seconds:.0f} s).",
+        fix=_outage_fix(index),
+    )
+
+
+def _outage_fix(index: Index) -> str:
+    status = f" (PyPI's status page: {PYPI_STATUS})" if index.pypi else ""
+    return f"Re-run the job later{status}; nothing was uploaded."
+
+
+def _what_came(resp: Reply) -> str:
+    """An answer that is not what a PyPI index sends, said in a few words."""
+    kind = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if "html" in kind or resp.text.lstrip()[:15].lower().startswith(("<!doctype", "<html")):
+        return f"HTTP {resp.status_code} with an HTML page"
+    if not resp.content:
+        return f"HTTP {resp.status_code} with an empty body"
+    if not _json(resp):
+        return f"HTTP {resp.status_code} with a body that is not JSON"
+    return f"HTTP {resp.status_code} {_message(resp)}".rstrip()
+
+
+def _json(resp: Reply) -> dict[str, Any]:
     try:
         body = resp.json()
     except ValueError:
@@ -130,6 +228,6 @@ def _json(resp: requests.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _message(resp: requests.Response) -> str:
+def _message(resp: Reply) -> str:
     msg = _json(resp).get("message")
     return msg if isinstance(msg, str) else ""

@@ -18,7 +18,8 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from packaging.utils import canonicalize_name
 
-from .net import API_TIMEOUT, describe_transport_error, sanitize_url
+from . import bounded
+from .net import sanitize_url
 
 if TYPE_CHECKING:
     import requests
@@ -44,8 +45,10 @@ class Lookup:
         index: Index,
         *,
         auth: tuple[str, str] | None = None,
+        request_seconds: float = bounded.REQUEST_TIMEOUT,
     ) -> None:
         self._session = session
+        self._seconds = request_seconds
         self._index = index
         # Static credentials go only to the upload URL's own origin (a private index may
         # need them for reading too); a minted PyPI token is never sent here.
@@ -76,16 +79,14 @@ class Lookup:
         return self._first_upload.get(f"{canonicalize_name(project)}=={version}")
 
     def _ask(self, project: str, version: str) -> Listing:
-        import requests
-
         name = canonicalize_name(project)
         if self._index.pypi:
             # PyPI and TestPyPI answer per release through their JSON API (one small
             # request, where their simple pages list every file of every version).
             try:
                 return self._ask_pypi_json(name, version)
-            except requests.RequestException as exc:
-                raise Unanswered(describe_transport_error(exc)) from None
+            except bounded.RequestFailed as exc:
+                raise Unanswered(exc.reason) from None
         reasons: list[str] = []
         for base in self._index.simple_urls:
             try:
@@ -93,27 +94,31 @@ class Lookup:
             except Unanswered as exc:
                 reasons.append(str(exc))
                 continue
-            except requests.RequestException as exc:
-                reasons.append(f"{sanitize_url(base)}: {describe_transport_error(exc)}")
+            except bounded.RequestFailed as exc:
+                reasons.append(f"{sanitize_url(base)}: {exc.reason}")
                 continue
             self.source = base
             return listing
         raise Unanswered("; ".join(reasons) or "no simple index to ask")
 
-    def _get(self, url: str, accept: str, *, stream: bool = False) -> requests.Response:
+    def _get(
+        self, url: str, accept: str, what: str, cap: int = bounded.LISTING_CAP
+    ) -> bounded.Reply:
         auth = self._auth if self._auth and _origin(url) == self._origin else None
-        return self._session.get(
+        return bounded.request(
+            self._session,
+            "GET",
             url,
+            what=what,
+            cap=cap,
+            seconds=self._seconds,
             headers={"Accept": accept},
             auth=auth,
-            timeout=API_TIMEOUT,
-            allow_redirects=False,
-            stream=stream,
         )
 
     def _ask_pypi_json(self, name: str, version: str) -> Listing:
         url = f"{self._index.web_url}/pypi/{name}/{version}/json"
-        resp = self._get(url, "application/json")
+        resp = self._get(url, "application/json", "the JSON API request")
         if resp.status_code == 404:
             return {}  # PyPI's JSON API is known to be there: the release is not
         shown = sanitize_url(url)
@@ -141,13 +146,15 @@ class Lookup:
 
     def _ask_simple(self, base: str, name: str) -> Listing:
         url = urljoin(base, f"{name}/")
-        resp = self._get(url, f"{_SIMPLE_JSON}, text/html;q=0.1")
+        resp = self._get(url, f"{_SIMPLE_JSON}, text/html;q=0.1", "the simple-index request")
         if resp.status_code in (301, 302, 303, 307, 308):
             # Only a redirect to the normalized name on the same origin is followed.
             location = urljoin(url, resp.headers.get("Location", ""))
             if _origin(location) != _origin(url):
                 raise Unanswered(f"{sanitize_url(url)} redirected to another host")
-            resp = self._get(location, f"{_SIMPLE_JSON}, text/html;q=0.1")
+            resp = self._get(
+                location, f"{_SIMPLE_JSON}, text/html;q=0.1", "the simple-index request"
+            )
         if resp.status_code == 404:
             # "No such project" only if the folder above it answers as a simple index: a
             # mistyped index-url answers 404 to every project, which is not "nothing there".
@@ -171,10 +178,19 @@ class Lookup:
     def _answers_as_index(self, base: str) -> bool:
         """Whether `base` itself answers like a simple index's root (PEP 503/691)."""
         if base not in self._is_index:
-            resp = self._get(base, f"{_SIMPLE_JSON}, text/html;q=0.1", stream=True)
-            # Only the status and the type are read: a root page lists every project.
+            try:
+                # Only the status and the type matter: no need to read a long project list.
+                resp = self._get(
+                    base,
+                    f"{_SIMPLE_JSON}, text/html;q=0.1",
+                    "the simple index's root page",
+                    cap=bounded.SMALL_JSON_CAP,
+                )
+            except bounded.TooLarge:
+                # A root page too large to read lists a great many projects: an index.
+                self._is_index[base] = True
+                return True
             content_type = resp.headers.get("Content-Type", "")
-            resp.close()
             self._is_index[base] = resp.status_code == 200 and (
                 content_type.startswith((_SIMPLE_JSON, "application/json"))
                 or "html" in content_type

@@ -17,14 +17,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import urlencode, urlsplit
 
+from . import bounded
+from .bounded import RetryPolicy
 from .errors import CredentialError
-from .net import API_TIMEOUT, describe_transport_error
 
 if TYPE_CHECKING:
     import requests
 
     from .console import Console
     from .index import Index
+
+DEFAULT_POLICY = RetryPolicy()
 
 HOST_VAR = "GCE_METADATA_HOST"
 DEFAULT_HOST = "metadata.google.internal"
@@ -74,26 +77,57 @@ def _loopback(name: str) -> bool:
 
 
 def fetch_identity_token(
-    session: requests.Session, url: str, audience: str, console: Console
+    session: requests.Session,
+    url: str,
+    audience: str,
+    console: Console,
+    policy: RetryPolicy = DEFAULT_POLICY,
 ) -> str:
-    """The service account's ID token for `audience`, masked before it is returned."""
-    import requests
+    """The service account's ID token for `audience`, masked before it is returned.
 
+    Connection failures, timeouts, 5xx and 429 are retried as `policy` says.
+    """
     query = urlencode({"audience": audience, "format": "full"})
+
+    def attempt(_: float) -> bounded.Reply:
+        try:
+            reply = bounded.request(
+                session,
+                "GET",
+                f"{url}?{query}",
+                what="the identity token request",
+                cap=bounded.SMALL_JSON_CAP,
+                seconds=policy.request_seconds,
+                headers={"Metadata-Flavor": "Google"},
+            )
+        except bounded.TransportFailed as exc:
+            raise bounded.Retryable(exc.reason) from None
+        return bounded.raise_for_retry(reply)
+
     try:
-        resp = session.get(
-            f"{url}?{query}",
-            headers={"Metadata-Flavor": "Google"},
-            timeout=API_TIMEOUT,
-            allow_redirects=False,
+        resp = bounded.with_retries(
+            policy,
+            attempt,
+            on_retry=lambda reason, n, wait: console.info(
+                f"Google's metadata server: {reason}; retry {n} of {policy.max_retries} "
+                f"in {wait:.1f} s"
+            ),
         )
-    except requests.RequestException as exc:
+    except bounded.TooLarge as exc:
         raise CredentialError(
-            f"Could not reach Google's metadata server at {url}: {describe_transport_error(exc)}.",
-            fix="Run the publish on Google Cloud (a VM, Cloud Build, Cloud Run...) with a "
-            "service account attached; elsewhere, name another CI with "
-            "`trusted-publishing-provider`.",
+            f"Google's metadata server at {url}: {exc.reason}.",
+            fix="Re-run the job; if it keeps failing, check the service account attached.",
         ) from None
+    except bounded.GaveUp as exc:
+        said = exc.last.reply
+        if said is None:
+            raise CredentialError(
+                f"Could not reach Google's metadata server at {url}: {exc.reason}.",
+                fix="Run the publish on Google Cloud (a VM, Cloud Build, Cloud Run...) with a "
+                "service account attached; elsewhere, name another CI with "
+                "`trusted-publishing-provider`.",
+            ) from None
+        resp = said
     if resp.status_code != 200:
         raise CredentialError(
             f"Google's metadata server at {url} answered HTTP {resp.status_code} to the "
@@ -122,8 +156,8 @@ class GoogleSource:
         self._url = url
         self._console = console
 
-    def fetch(self, audience: str) -> str:
-        return fetch_identity_token(self._session, self._url, audience, self._console)
+    def fetch(self, audience: str, policy: RetryPolicy = DEFAULT_POLICY) -> str:
+        return fetch_identity_token(self._session, self._url, audience, self._console, policy)
 
     def sigstore_unavailable(self, index: Index) -> Optional[str]:
         # Sigstore takes Google's identity tokens (the account's email), and PyPI verifies

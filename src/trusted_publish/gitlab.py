@@ -20,6 +20,7 @@ from .claims import unverified_claims
 from .errors import CredentialError
 
 if TYPE_CHECKING:
+    from .bounded import RetryPolicy
     from .console import Console
     from .index import Index
 
@@ -73,8 +74,9 @@ class GitLabSource:
             return self._variable
         return variable_for(audience)
 
-    def fetch(self, audience: str) -> str:
-        """The job's ID token for `audience`, masked before it is returned."""
+    def fetch(self, audience: str, policy: RetryPolicy | None = None) -> str:
+        """The job's ID token for `audience`, masked before it is returned (no request is
+        made: GitLab puts it in the job's environment, so `policy` has nothing to retry)."""
         name = self.variable(audience)
         token = self._env.get(name, "").strip()
         if not token:

@@ -95,7 +95,14 @@ class Inputs(BaseModel):
     a 429 answer, with back-off."""
 
     retry_timeout: float = Field(default=600.0, ge=0, le=3600)
-    """Seconds after a file's first attempt past which no retry starts (0 to 3600)."""
+    """Seconds after a file's first attempt past which no retry starts; an upload's wait for
+    the index's answer ends there too (but lasts at least `request-timeout`). Also bounds the
+    retries of the token exchange."""
+
+    request_timeout: float = Field(default=60.0, gt=0, le=600)
+    """Seconds one request may take in all, from connecting to the last byte of the answer
+    (the OIDC token, the token exchange, asking the index which files it has; an upload's
+    wait for its answer). A server that answers slowly, byte by byte, is cut off there."""
 
     index_url: Optional[str] = None
     """The index's simple API (PEP 503/691), asked which files it already has. Empty means

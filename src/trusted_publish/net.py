@@ -2,7 +2,8 @@
 
 Rules (docs/security.md): TLS verification is never turned off; plain
 `http://` only to loopback hosts; no redirect is ever followed (a redirect would carry our
-credentials to wherever it points); every request has a timeout.
+credentials to wherever it points); every request has a total deadline and every answer a size
+cap (`bounded.request`).
 """
 
 from __future__ import annotations
@@ -17,10 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 from . import __version__
 
 if TYPE_CHECKING:
-    import requests
-
-#: (connect, read) seconds for the small JSON calls: token, audience, mint, index queries.
-API_TIMEOUT = (10.0, 30.0)
+    pass
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
@@ -82,48 +80,51 @@ def sanitize_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-def make_session() -> requests.Session:
-    """A requests session with our User-Agent; callers pass timeouts and allow_redirects=False."""
-    # Imported here so `trusted-publish check` and `--help` never pay for requests' import.
-    import requests
-
-    class _NoNetrc(requests.auth.AuthBase):
-        # requests consults ~/.netrc only when a request has no auth at all; a no-op auth
-        # keeps a stray netrc entry from attaching credentials we never chose to send, while
-        # trust_env still honours the runner's proxy and CA-bundle variables.
-        def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-            return r
-
-    session = requests.Session()
-    session.headers["User-Agent"] = user_agent()
-    session.auth = _NoNetrc()
-    return session
-
-
 def describe_transport_error(exc: BaseException) -> str:
     """A short reason for a failed connection, without the URL urllib3 puts in its messages."""
-    seen: set[int] = set()
-    cause: BaseException | None = exc
+    import http.client
+
     # urllib3 wraps the OS error several layers deep (MaxRetryError → NewConnectionError →
-    # ConnectionRefusedError); the innermost one is the one that says what happened.
-    innermost: BaseException = exc
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        innermost = cause
-        nxt = getattr(cause, "reason", None)
-        if not isinstance(nxt, BaseException):
-            nxt = cause.__cause__ or cause.__context__
-        cause = nxt
-    if isinstance(innermost, ssl.SSLCertVerificationError):
-        return f"TLS certificate verification failed ({innermost.verify_message})"
-    if isinstance(innermost, ssl.SSLError):
-        return "TLS handshake failed"
-    if isinstance(innermost, socket.gaierror):
+    # ConnectionRefusedError; ProtocolError("Connection aborted.", ConnectionResetError)):
+    # the one that says what happened is somewhere in the chain, as a cause or an argument.
+    chain = _chain(exc)
+
+    def first(*types: type[BaseException]) -> BaseException | None:
+        return next((e for e in chain if isinstance(e, types)), None)
+
+    cert = first(ssl.SSLCertVerificationError)
+    if isinstance(cert, ssl.SSLCertVerificationError):
+        return f"TLS certificate verification failed ({cert.verify_message})"
+    if first(socket.gaierror):
         return "the host name could not be resolved"
-    if isinstance(innermost, ConnectionRefusedError):
+    if first(ConnectionRefusedError):
         return "the connection was refused (is the server running and the port right?)"
-    if isinstance(innermost, (TimeoutError, socket.timeout)) or "timed out" in str(innermost):
+    reset = first(ConnectionResetError)
+    if reset is not None and not isinstance(reset, http.client.RemoteDisconnected):
+        return "the server reset the connection"
+    if first(http.client.RemoteDisconnected, http.client.BadStatusLine):
+        return "the server closed the connection without answering"
+    if first(http.client.IncompleteRead):
+        return "the server closed the connection before the answer was complete"
+    if first(BrokenPipeError):
+        return "the server closed the connection while the request was being sent"
+    if first(ssl.SSLError):
+        return "TLS handshake failed"
+    if first(TimeoutError, socket.timeout) or any("timed out" in str(e) for e in chain):
         return "the server did not answer in time"
-    if isinstance(innermost, ConnectionResetError):
-        return "the server closed the connection"
-    return type(innermost).__name__
+    return type(chain[-1]).__name__
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and every exception behind it, outermost first."""
+    chain: list[BaseException] = []
+    todo: list[BaseException] = [exc]
+    while todo:
+        cause = todo.pop(0)
+        if any(cause is seen for seen in chain):
+            continue
+        chain.append(cause)
+        reason = getattr(cause, "reason", None)
+        nexts = [reason, cause.__cause__, cause.__context__, *cause.args]
+        todo.extend(e for e in nexts if isinstance(e, BaseException))
+    return chain

@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from . import bounded
+from .bounded import Reply, RetryPolicy
 from .claims import claim_lines, unverified_claims
 from .diagnose import no_token_error
 from .errors import CredentialError
-from .net import API_TIMEOUT, describe_transport_error, sanitize_url
+from .net import sanitize_url
 
 __all__ = [
     "TOKEN_VAR",
@@ -31,6 +33,11 @@ if TYPE_CHECKING:
     import requests
 
     from .console import Console
+
+#: The policy when the caller gives none: `RetryPolicy`'s defaults.
+DEFAULT_POLICY = RetryPolicy()
+#: Where GitHub says whether its services are up.
+GITHUB_STATUS = "https://www.githubstatus.com/"
 
 URL_VAR = "ACTIONS_ID_TOKEN_REQUEST_URL"
 TOKEN_VAR = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"  # noqa: S105 - a variable name
@@ -58,26 +65,59 @@ def token_request_from_env(env: Mapping[str, str], console: Console) -> TokenReq
 
 
 def fetch_oidc_token(
-    session: requests.Session, request: TokenRequest, audience: str, console: Console
+    session: requests.Session,
+    request: TokenRequest,
+    audience: str,
+    console: Console,
+    policy: RetryPolicy = DEFAULT_POLICY,
 ) -> str:
-    """A fresh OIDC JWT for `audience`, masked before this function returns it."""
-    import requests
+    """A fresh OIDC JWT for `audience`, masked before this function returns it.
 
+    Connection failures, timeouts, 5xx and 429 are retried as `policy` says.
+    """
     sep = "&" if "?" in request.url else "?"
     url = f"{request.url}{sep}audience={quote(audience, safe='')}"
     where = sanitize_url(request.url)
+
+    def attempt(_: float) -> Reply:
+        try:
+            reply = bounded.request(
+                session,
+                "GET",
+                url,
+                what="the OIDC token request",
+                cap=bounded.SMALL_JSON_CAP,
+                seconds=policy.request_seconds,
+                headers={"Authorization": f"bearer {request.bearer}", "Accept": "application/json"},
+            )
+        except bounded.TransportFailed as exc:
+            raise bounded.Retryable(exc.reason) from None
+        return bounded.raise_for_retry(reply)
+
     try:
-        resp = session.get(
-            url,
-            headers={"Authorization": f"bearer {request.bearer}", "Accept": "application/json"},
-            timeout=API_TIMEOUT,
-            allow_redirects=False,
+        resp = bounded.with_retries(
+            policy,
+            attempt,
+            on_retry=lambda reason, n, wait: console.info(
+                f"GitHub's OIDC token service: {reason}; retry {n} of "
+                f"{policy.max_retries} in {wait:.1f} s"
+            ),
         )
-    except requests.RequestException as exc:
+    except bounded.TooLarge as exc:
         raise CredentialError(
-            f"Could not reach GitHub's OIDC token service at {where}: "
-            f"{describe_transport_error(exc)}.",
-            fix="This is usually a passing runner problem: re-run the job.",
+            f"GitHub's OIDC token service at {where}: {exc.reason}.",
+            fix="Re-run the job; if it keeps failing, GitHub's service may be degraded "
+            f"({GITHUB_STATUS}).",
+        ) from None
+    except bounded.GaveUp as exc:
+        said = exc.last.reply
+        what = (
+            f"answered HTTP {said.status_code}" if said else f"could not be reached: {exc.reason}"
+        )
+        raise CredentialError(
+            f"GitHub's OIDC token service at {where} {what} ({exc.tries} in {exc.seconds:.0f} s).",
+            fix="GitHub's service may be having an outage: re-run the job later "
+            f"({GITHUB_STATUS}).",
         ) from None
     if resp.status_code != 200:
         raise CredentialError(

@@ -16,8 +16,16 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Callable, Optional, Protocol
 
 from . import gcp, gitlab
+from .bounded import RetryPolicy
 from .errors import CredentialError
-from .oidc import TOKEN_VAR, URL_VAR, TokenRequest, fetch_oidc_token, token_request_from_env
+from .oidc import (
+    DEFAULT_POLICY,
+    TOKEN_VAR,
+    URL_VAR,
+    TokenRequest,
+    fetch_oidc_token,
+    token_request_from_env,
+)
 
 if TYPE_CHECKING:
     import requests
@@ -37,8 +45,9 @@ class TokenSource(Protocol):
     name: str
     """How the CI is called in messages."""
 
-    def fetch(self, audience: str) -> str:
-        """A fresh token for `audience`, masked before it is returned; or a `CredentialError`."""
+    def fetch(self, audience: str, policy: RetryPolicy = DEFAULT_POLICY) -> str:
+        """A fresh token for `audience`, masked before it is returned; or a `CredentialError`.
+        A request it makes is bounded and retried as `policy` says."""
         ...
 
     def sigstore_unavailable(self, index: Index) -> Optional[str]:
@@ -57,8 +66,8 @@ class GitHubSource:
         self._request = request
         self._console = console
 
-    def fetch(self, audience: str) -> str:
-        return fetch_oidc_token(self._session, self._request, audience, self._console)
+    def fetch(self, audience: str, policy: RetryPolicy = DEFAULT_POLICY) -> str:
+        return fetch_oidc_token(self._session, self._request, audience, self._console, policy)
 
     def sigstore_unavailable(self, index: Index) -> Optional[str]:
         return None

@@ -15,16 +15,16 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from . import attest
+from .bounded import RetryPolicy, make_session
 from .credentials import Credentials, StaticCredentials, TrustedPublishingCredentials
 from .digests import file_digests
 from .dists import Distribution, collect, describe
 from .errors import InputError, PublishError, UploadError
 from .existing import Lookup
 from .interrupt import StopRequest
-from .net import make_session, sanitize_url
+from .net import sanitize_url
 from .report import Report, Status
 from .scheduler import UploadRun, clash
-from .upload import RetryPolicy
 
 if TYPE_CHECKING:
     from .attest import Signer
@@ -72,6 +72,11 @@ def publish(
         _print_hashes(dists, console)
 
     session = make_session()
+    policy = RetryPolicy(
+        max_retries=inputs.max_retries,
+        max_seconds=inputs.retry_timeout,
+        request_seconds=inputs.request_timeout,
+    )
     credentials: Credentials
     static_auth: tuple[str, str] | None = None
     source: TokenSource | None = None
@@ -85,6 +90,7 @@ def publish(
                 projects=sorted({d.name for d in dists}),
                 provider=inputs.trusted_publishing_provider,
                 gitlab_id_token_variable=inputs.gitlab_id_token_variable,
+                policy=policy,
             )
             source = tp.source
             console.info(f"OIDC token from {source.name}.")
@@ -95,7 +101,12 @@ def publish(
         credentials = StaticCredentials(inputs.user, inputs.password.get_secret_value())
         static_auth = credentials.auth()
 
-    lookup = Lookup(session, index, auth=static_auth)
+    lookup = Lookup(
+        session,
+        index,
+        auth=static_auth,
+        request_seconds=inputs.request_timeout,
+    )
     with console.group("Asking the index which files it already has"):
         todo = _drop_existing(
             dists,
@@ -135,7 +146,7 @@ def publish(
         console=console,
         report=report,
         attestations=attestations,
-        policy=RetryPolicy(max_retries=inputs.max_retries, max_seconds=inputs.retry_timeout),
+        policy=policy,
         max_parallel=inputs.max_parallel,
         skip_existing=inputs.skip_existing,
         stop=stop,

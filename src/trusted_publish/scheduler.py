@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 from packaging.utils import canonicalize_name
 
+from .bounded import RetryPolicy
 from .dists import Distribution, describe
 from .errors import UploadError
 from .report import Status
-from .upload import Outcome, RetryPolicy, send
+from .upload import Outcome, send
 
 if TYPE_CHECKING:
     import requests

@@ -6,9 +6,7 @@ index stores the *form's* metadata, so any difference would change what users se
 
 from __future__ import annotations
 
-import email.utils
 import html
-import random
 import re
 import secrets
 import time
@@ -18,9 +16,11 @@ from enum import Enum
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Callable
 
+from . import bounded
+from .bounded import GaveUp, Reply, Retryable, RetryPolicy, raise_for_retry, with_retries
 from .diagnose import upload_refusal_fix
 from .errors import UploadError
-from .net import describe_transport_error, sanitize_url
+from .net import sanitize_url
 
 if TYPE_CHECKING:
     import requests
@@ -61,10 +61,6 @@ _FORM_NAMES = {
     "license_expression": "license_expression",
     "license_files": "license_file",
 }
-
-#: (connect, read) seconds for an upload. The read timeout starts once the body is sent and
-#: covers the index hashing and storing the file: generous, so a 1 GiB file is not cut off.
-UPLOAD_TIMEOUT = (15.0, 600.0)
 
 _CHUNK = 1024 * 1024
 
@@ -200,38 +196,6 @@ class Answer:
     message: str
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to try one file: bounded in attempts and in total time."""
-
-    max_retries: int = 5
-    """Retries after the first attempt (0: never retry)."""
-    max_seconds: float = 600.0
-    """No retry starts later than this many seconds after the first attempt."""
-    base_delay: float = 1.0
-    """The first back-off; each retry doubles it (with jitter), up to `max_delay`."""
-    max_delay: float = 60.0
-
-    def delay(self, retry: int, retry_after: float | None) -> float:
-        """Seconds to wait before retry number `retry` (1-based)."""
-        if retry_after is not None:
-            # The server said when; it knows its own load better than our formula.
-            return max(0.0, retry_after)
-        ceiling = min(self.max_delay, self.base_delay * 2.0 ** (retry - 1))
-        # "Equal jitter": never less than half the back-off, so clients that failed
-        # together do not all come back at the same instant.
-        return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - not crypto
-
-
-class _Retryable(Exception):
-    """One attempt failed in a way that another attempt may not."""
-
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-
-
 def send(
     session: requests.Session,
     url: str,
@@ -254,31 +218,38 @@ def send(
     `attestations`, when given, goes with every attempt as the form's `attestations` field.
     """
     policy = policy or RetryPolicy()
-    started = clock()
-    retry = 0
-    while True:
-        try:
-            return _attempt(session, url, dist, current_auth(), progress, attestations=attestations)
-        except _Retryable as exc:
-            retry += 1
-            wait = policy.delay(retry, exc.retry_after)
-            elapsed = clock() - started
-            if retry > policy.max_retries or elapsed + wait > policy.max_seconds:
-                tries = f"{retry} attempt{'s' if retry != 1 else ''}"
-                error = UploadError(
-                    f"Uploading {dist.filename} to {sanitize_url(url)} failed after {tries} "
-                    f"in {elapsed:.0f} s: {exc.reason}.",
-                    fix="The index is unreachable or overloaded: re-run the job later "
-                    "(files already uploaded are recognised by their hash and skipped).",
-                )
-                error.maybe_landed = True
-                raise error from None
-            if on_retry:
-                on_retry(
-                    f"{dist.filename}: {exc.reason}; retry {retry} of {policy.max_retries} "
-                    f"in {wait:.1f} s"
-                )
-            sleep(wait)
+
+    def attempt(seconds_left: float) -> Answer:
+        return _attempt(
+            session,
+            url,
+            dist,
+            current_auth(),
+            progress,
+            # The wait for the answer ends with the file's time (`retry-timeout`), but is
+            # never shorter than one request's deadline: a file always gets a fair answer.
+            answer_seconds=max(seconds_left, policy.request_seconds),
+            attestations=attestations,
+        )
+
+    def note(reason: str, retry: int, wait: float) -> None:
+        if on_retry:
+            on_retry(
+                f"{dist.filename}: {reason}; retry {retry} of {policy.max_retries} in {wait:.1f} s"
+            )
+
+    try:
+        return with_retries(policy, attempt, on_retry=note, clock=clock, sleep=sleep)
+    except GaveUp as exc:
+        error = UploadError(
+            f"Uploading {dist.filename} to {sanitize_url(url)} failed after {exc.tries} "
+            f"in {exc.seconds:.0f} s: {exc.reason}.",
+            fix="The index is unreachable or overloaded: re-run the job later "
+            "(files already uploaded are recognised by their hash and skipped).",
+        )
+        # The body may have reached the index with the answer lost: not known to be absent.
+        error.maybe_landed = True
+        raise error from None
 
 
 def _attempt(
@@ -288,32 +259,39 @@ def _attempt(
     auth: tuple[str, str],
     progress: Progress | None,
     *,
+    answer_seconds: float,
     attestations: str | None = None,
 ) -> Answer:
-    import requests
-
     body = MultipartBody(form_fields(dist, attestations), dist, progress=progress)
     try:
-        resp = session.post(
+        resp = bounded.request(
+            session,
+            "POST",
             url,
+            what=f"the upload of {dist.filename}",
+            cap=bounded.UPLOAD_ANSWER_CAP,
+            seconds=answer_seconds,
+            from_answer=True,
             data=body,
             headers={"Content-Type": body.content_type},
             auth=auth,
-            timeout=UPLOAD_TIMEOUT,
-            # A redirect would send the credentials and the file to wherever it points.
-            allow_redirects=False,
         )
-    except requests.RequestException as exc:
+    except bounded.TransportFailed as exc:
         # Connection refused, reset mid-body, timed out: nothing final was said.
-        raise _Retryable(describe_transport_error(exc)) from None
+        raise Retryable(exc.reason) from None
+    except bounded.TooLarge as exc:
+        error = UploadError(
+            f"{sanitize_url(url)}: {exc.reason}; whether {dist.filename} landed is unknown.",
+            fix="Look at the index's page for the release; re-run the job to upload what "
+            "is missing (files already there are recognised by their hash and skipped).",
+        )
+        error.maybe_landed = True
+        raise error from None
     message = server_message(resp)
     status = resp.status_code
-    retry_after = _retry_after(resp.headers.get("Retry-After"))
-    resp.close()
     if status in (200, 201):
         return Answer(Outcome.UPLOADED, status, message)
-    if status == 429 or status >= 500:
-        raise _Retryable(f"HTTP {status} {message}".rstrip(), retry_after)
+    raise_for_retry(resp, message)
     if _already_exists(status, message):
         return Answer(Outcome.EXISTS, status, message)
     if 300 <= status < 400:
@@ -329,20 +307,6 @@ def _attempt(
     )
 
 
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds: either a number of seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 def _already_exists(status: int, message: str) -> bool:
     # PyPI: 400 "File already exists"; pypiserver: 409 Conflict; devpi: 409 "... already exists".
     if status == 409:
@@ -353,7 +317,7 @@ def _already_exists(status: int, message: str) -> bool:
 _TAG = re.compile(r"<[^>]+>")
 
 
-def server_message(resp: requests.Response) -> str:
+def server_message(resp: Reply) -> str:
     """What the index said: JSON `message`, a non-standard reason phrase, or the body text."""
     try:
         body = resp.json()

@@ -13,7 +13,6 @@ compare the client's report against.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import json
 import socket
@@ -21,7 +20,7 @@ import struct
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Literal, Optional
@@ -63,7 +62,12 @@ class Behaviour:
     times: Optional[int] = None
     """Behave so this many times, then answer ok again (None: always)."""
     after: int = 0
-    """Answer ok to this many requests first, then behave."""
+    """Answer ok this many times first, then behave."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """Extra headers for a `status` answer (`Retry-After`, ...)."""
+    declared: bool = True
+    """huge and drip: say the body's length (False: no Content-Length, the body ends when
+    the connection closes, so only a reader that counts can stop it)."""
 
 
 @dataclass
@@ -80,6 +84,7 @@ class _State:
     landed: list[_Stored] = field(default_factory=list)
     received: list[str] = field(default_factory=list)
     requests: list[tuple[str, str, Mapping[str, str]]] = field(default_factory=list)
+    token_seconds: float = 900.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -118,16 +123,14 @@ class _Handler(BaseHTTPRequestHandler):
         with state.lock:
             behaviour = state.behaviours.get(endpoint or "", Behaviour())
             if behaviour.after > 0:
-                state.behaviours[endpoint or ""] = dataclasses.replace(
-                    behaviour, after=behaviour.after - 1
-                )
+                state.behaviours[endpoint or ""] = replace(behaviour, after=behaviour.after - 1)
                 return Behaviour()
             if behaviour.times is not None:
                 left = behaviour.times - 1
                 if left <= 0:
                     state.behaviours.pop(endpoint or "", None)
                 else:
-                    state.behaviours[endpoint or ""] = dataclasses.replace(behaviour, times=left)
+                    state.behaviours[endpoint or ""] = replace(behaviour, times=left)
         return behaviour
 
     def _body(self) -> bytes:
@@ -140,6 +143,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _length(self, behaviour: Behaviour) -> None:
+        if behaviour.declared:
+            self.send_header("Content-Length", str(behaviour.size))
+        else:
+            self.send_header("Connection", "close")
+        self.end_headers()
 
     def _json(self, status: int, value: object) -> None:
         self._send(status, json.dumps(value).encode())
@@ -164,8 +174,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if mode == "reset":
-            # SO_LINGER with a zero timeout turns close() into a TCP reset.
+            # SO_LINGER with a zero timeout turns close() into a TCP reset. Closed here: the
+            # server's own teardown would send a FIN (a polite close) before it.
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
             self.close_connection = True
             return
         if mode == "echo":
@@ -178,13 +190,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, page, "text/html; charset=utf-8")
             return
         if mode == "status":
-            self._send(behaviour.status, behaviour.body, behaviour.content_type)
+            self.send_response(behaviour.status)
+            self.send_header("Content-Type", behaviour.content_type)
+            self.send_header("Content-Length", str(len(behaviour.body)))
+            for name, value in behaviour.headers:
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(behaviour.body)
             return
         if mode == "huge":
             self.send_response(behaviour.status)
             self.send_header("Content-Type", behaviour.content_type)
-            self.send_header("Content-Length", str(behaviour.size))
-            self.end_headers()
+            self._length(behaviour)
             chunk = b" " * 65536
             sent = 0
             try:
@@ -199,8 +216,7 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == "drip":
             self.send_response(200)
             self.send_header("Content-Type", behaviour.content_type)
-            self.send_header("Content-Length", str(behaviour.size))
-            self.end_headers()
+            self._length(behaviour)
             try:
                 for _ in range(behaviour.size):
                     if self.server.stopping.wait(behaviour.seconds):
@@ -221,7 +237,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif endpoint == "audience":
             self._json(200, {"audience": "pypi"})
         elif endpoint == "mint":
-            self._json(200, {"success": True, "token": UPLOAD_TOKEN, "expires": time.time() + 900})
+            expires = time.time() + self.server.state.token_seconds
+            self._json(200, {"success": True, "token": UPLOAD_TOKEN, "expires": expires})
         elif endpoint == "burn":
             self._json(200, {"success": True})
         elif endpoint == "upload" and self.command == "POST":
@@ -352,6 +369,11 @@ class HostileIndex:
     @property
     def repository_url(self) -> str:
         return f"{self.url}/legacy/"
+
+    def token_lifetime(self, seconds: float) -> None:
+        """Minted upload tokens expire `seconds` after minting (PyPI: 900)."""
+        with self._server.state.lock:
+            self._server.state.token_seconds = seconds
 
     def behave(self, endpoint: Endpoint, behaviour: Behaviour) -> None:
         with self._server.state.lock:
