@@ -122,7 +122,7 @@ def test_a_dripping_upload_answer_ends_within_retry_timeout(
     index.behave("upload", DRIP)
     run = publish(index, dist_dir, capsys, request_timeout="1", retry_timeout="2")
     assert run.code == 5
-    assert 1.5 <= deadline_in(run.out) <= 2
+    assert 1 <= deadline_in(run.out) <= 2  # never under request-timeout, never past 2 s
     assert run.seconds < PROMPTLY
 
 
@@ -134,7 +134,7 @@ def test_an_index_that_takes_the_body_and_never_answers_costs_retry_timeout(
     assert run.code == 5
     # The wait for the answer is what is left of retry-timeout (a moment under 2 s: the
     # clock starts with the file), and no retry starts after it.
-    assert 1.5 <= deadline_in(run.out) <= 2
+    assert 1 <= deadline_in(run.out) <= 2  # never under request-timeout, never past 2 s
     assert len(index.requests_to("upload")) == 1
     assert run.seconds < PROMPTLY
 

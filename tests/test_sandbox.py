@@ -572,8 +572,11 @@ def _upload_case(sb: Sandbox, tmp_path: Path, case: str) -> tuple[requests.Respo
         return upload(sb, wheel, version="one"), f"'one' is invalid for 'version'. {core}"
     if case == "local-version":
         local = make_wheel(tmp_path, "demo", "1.0.0+abc")
+        # legacy.py `file_upload` points a local version at the version specifiers instead.
         return upload(sb, local, version="1.0.0+abc"), (
-            f"The use of local versions in '1.0.0+abc' is not allowed. {core}"
+            "The use of local versions in '1.0.0+abc' is not allowed. See https://packaging."
+            "python.org/en/latest/specifications/version-specifiers/#local-version-identifiers"
+            " for more information."
         )
     if case == "filetype":
         return upload(sb, wheel, filetype="bdist_egg"), (

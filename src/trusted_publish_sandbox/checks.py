@@ -10,20 +10,13 @@ from __future__ import annotations
 import hmac
 import time
 from email.parser import HeaderParser
-from pathlib import Path
 from typing import Optional
 
 from packaging.metadata import Metadata
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from . import dists
+from . import archive, dists
 from .attestations import AttestationRefusal, check_attestations
 from .auth import Authenticated, IssuedToken
 from .body import ContentPart, UploadBody
@@ -34,8 +27,10 @@ from .storage import Project, Release, Storage
 __all__ = [
     "MAX_FILE_SIZE",
     "MAX_PROJECT_SIZE",
-    "check_archive",
-    "check_content",
+    "check_digests",
+    "check_file",
+    "check_file_part",
+    "check_project_size",
     "check_release_rules",
     "check_request",
     "check_token",
@@ -113,17 +108,10 @@ def resolve_project(
     return Project(meta.name, normalized, time.time()), True
 
 
-def check_content(
-    content: ContentPart,
-    form: UploadForm,
-    filetype: str,
-    project: Project,
-    name: str,
-    *,
-    max_file_size: int,
-    max_project_size: int,
+def check_file_part(
+    content: ContentPart, form: UploadForm, filetype: str, name: str, *, max_file_size: int
 ) -> None:
-    """File name, content type, size limits and the supplied digests."""
+    """File name, content type and the file size limit (nothing stored is read)."""
     reason = dists.validate_filename(content.filename, filetype)
     if reason is not None:
         raise bad(reason)
@@ -139,12 +127,21 @@ def check_content(
             f"See {STORAGE_LIMITS_URL}#requesting-a-file-size-limit-increase "
             "for more information."
         )
+
+
+def check_project_size(
+    content: ContentPart, project: Project, name: str, *, max_project_size: int
+) -> None:
     if content.size + project.total_size > max_project_size:
         raise bad(
             "Project size too large. Limit for "
             f"project {name!r} total size is {max_project_size // ONE_GIB} GB. "
             f"See {STORAGE_LIMITS_URL}#requesting-a-project-size-limit-increase"
         )
+
+
+def check_digests(content: ContentPart, form: UploadForm) -> None:
+    """The digests the form supplies must be the file's."""
     computed = {"md5": content.md5, "sha256": content.sha256, "blake2_256": content.blake2_256}
     for digest_name, digest_value in computed.items():
         supplied = form.get(f"{digest_name}_digest")
@@ -188,25 +185,6 @@ def check_release_rules(
         raise bad("Only one sdist may be uploaded per release.")
 
 
-def check_archive(
-    content: ContentPart, filetype: str, meta: Metadata, project: Project, name: str
-) -> Optional[bytes]:
-    """The archive's structure and name; returns its METADATA/PKG-INFO."""
-    filename = content.filename
-    valid, why = dists.is_valid_dist_file(content.path, filename)
-    if not valid:
-        raise bad(f"Invalid distribution file. {why}")
-    file_metadata: Optional[bytes] = None
-    if filetype == "sdist":
-        _check_sdist_name(filename, meta, project, name)
-        _check_sdist_license_files(content.path, filename, meta)
-        file_metadata = dists.read_sdist_pkg_info(content.path)
-    if filename.endswith(".whl"):
-        file_metadata = _check_wheel(content.path, filename, meta, project, name)
-    _check_file_metadata(filename, file_metadata, meta)
-    return file_metadata
-
-
 def check_token(token: IssuedToken, project: Project) -> None:
     if token.projects is not None and project.normalized not in token.projects:
         # What pypi.org answers when an OIDC token's caveats name other projects.
@@ -221,91 +199,11 @@ def check_token(token: IssuedToken, project: Project) -> None:
         raise Refusal(403, "Invalid API Token: token is expired")
 
 
-def _check_sdist_name(filename: str, meta: Metadata, project: Project, display_name: str) -> None:
-    try:
-        name_from_filename, _version = parse_sdist_filename(filename)
-    except InvalidSdistFilename:
-        raise bad(f"Invalid source distribution filename: {filename}") from None
-    name_text: str = name_from_filename
-    # A post-release may carry a hyphen in the file name ("1.0-1"); split once more.
-    if (
-        meta.version.is_postrelease
-        and name_text != canonicalize_name(meta.name)
-        and filename.count("-") >= 2
-    ):
-        candidate = filename.rpartition("-")[0].rpartition("-")[0]
-        try:
-            Version(filename[len(candidate) + 1 : -len(".tar.gz")])
-            name_text = candidate
-        except InvalidVersion:
-            pass
-    expected_prefix = project.normalized.replace("-", "_")
-    if canonicalize_name(name_text) != project.normalized:
-        raise bad(f"Start filename for {display_name!r} with {expected_prefix!r}.")
-    expected = f"{expected_prefix}-{meta.version}.tar.gz"
-    if filename != expected:
-        raise bad(f"Filename {filename!r} is invalid, should be {expected!r}.")
-
-
-def _check_sdist_license_files(path: Path, filename: str, meta: Metadata) -> None:
-    if not meta.license_files:
-        return
-    top_level = dists.sdist_top_level(path)
-    for license_file in meta.license_files:
-        target = f"{top_level.rstrip('/')}/{license_file}"
-        if not dists.tar_has_member(path, target):
-            raise bad(
-                f"License-File {license_file} does not exist in "
-                f"distribution file {filename} at {target}"
-            )
-
-
-def _check_wheel(
-    path: Path, filename: str, meta: Metadata, project: Project, display_name: str
-) -> bytes:
-    try:
-        wheel_name, wheel_version, _build, tags = parse_wheel_filename(filename)
-    except InvalidWheelFilename as exc:
-        raise bad(str(exc)) from None
-    for tag in tags:
-        if not dists.valid_platform_tag(tag.platform):
-            raise bad(
-                f"Binary wheel '{filename}' has an unsupported platform tag '{tag.platform}'."
-            )
-    canonical_name = canonicalize_name(meta.name)
-    if canonical_name != wheel_name:
-        raise bad(f"Start filename for {display_name!r} with {canonical_name.replace('-', '_')!r}.")
-    name_from_filename = filename.split("-", 1)[0]
-    normalized_name = project.normalized.replace("-", "_")
-    if name_from_filename != normalized_name:
-        raise bad(
-            f"Filename {filename!r} should contain the normalized project name "
-            f"{normalized_name!r}, not {name_from_filename!r}."
-        )
-    if meta.version != wheel_version:
-        raise bad(
-            f"Version in filename should be {str(meta.version)!r} not {str(wheel_version)!r}."
-        )
-    name, version, _ = filename.split("-", 2)
-    dist_info = f"{name}-{version}.dist-info"
-    if meta.license_files:
-        for license_file in meta.license_files:
-            member = f"{dist_info}/licenses/{license_file}"
-            if dists.read_wheel_member(path, member) is None:
-                raise bad(
-                    f"License-File {license_file} does not exist in "
-                    f"distribution file {filename} at {member}"
-                )
-    if dists.read_wheel_member(path, f"{dist_info}/RECORD") is None:
-        raise bad(
-            f"Wheel '{filename}' does not contain the required RECORD file: {dist_info}/RECORD"
-        )
-    metadata = dists.read_wheel_member(path, f"{dist_info}/METADATA")
-    if metadata is None:
-        raise bad(
-            f"Wheel '{filename}' does not contain the required METADATA file: {dist_info}/METADATA"
-        )
-    return metadata
+def check_file(content: ContentPart, filetype: str, meta: Metadata) -> Optional[bytes]:
+    """The archive (see ``archive.py``); returns its METADATA/PKG-INFO."""
+    file_metadata = archive.check_archive(content.path, content.filename, filetype, meta)
+    _check_file_metadata(content.filename, file_metadata, meta)
+    return file_metadata
 
 
 def _check_file_metadata(filename: str, file_metadata: Optional[bytes], meta: Metadata) -> None:

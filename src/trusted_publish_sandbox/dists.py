@@ -1,40 +1,21 @@
-"""Checks on the distribution file itself, as PyPI's upload view makes them.
+"""The distribution file's name and wheel platform tags, as PyPI's upload view judges them.
 
 The logic and texts follow ``warehouse/forklift/legacy.py`` (``_validate_filename``,
-``_is_valid_dist_file``, ``_valid_platform_tag``), so a client tested against the sandbox
-sees the refusals PyPI would give.
+``_valid_platform_tag``), so a client tested against the sandbox sees the refusals PyPI
+would give. The archive itself is judged in ``archive.py``.
 """
 
 from __future__ import annotations
 
-import os.path
 import re
-import tarfile
-import zipfile
-from pathlib import Path
 from typing import Optional
 
-__all__ = [
-    "FILETYPE_EXTENSIONS",
-    "is_valid_dist_file",
-    "read_sdist_pkg_info",
-    "read_wheel_member",
-    "sdist_top_level",
-    "tar_has_member",
-    "valid_platform_tag",
-    "validate_filename",
-]
-
-ONE_MIB = 1024 * 1024
+__all__ = ["FILETYPE_EXTENSIONS", "valid_platform_tag", "validate_filename"]
 
 _FILETYPE_EXTENSIONS = {"sdist": (".zip", ".tar.gz"), "bdist_wheel": (".whl",)}
 FILETYPE_EXTENSIONS = _FILETYPE_EXTENSIONS
 
 _DIST_FILE_RE = re.compile(r".+?(?P<extension>\.(tar\.gz|zip|whl))$", re.I)
-
-# Decompression-bomb guard: PyPI refuses archives that inflate past 50x once over 64 MiB.
-COMPRESSION_RATIO_MIN_SIZE = 64 * ONE_MIB
-COMPRESSION_RATIO_THRESHOLD = 50
 
 _ALLOWED_PLATFORMS = {
     "any",
@@ -78,10 +59,15 @@ _ANDROID_ARCHES = {"armeabi_v7a", "arm64_v8a", "x86", "x86_64"}
 _LINUX_RE = re.compile(r"(?P<libc>(many|musl))linux_(\d+)_(\d+)_(?P<arch>.*)")
 _JOINT_LINUX_ARCHES = {"x86_64", "i686", "aarch64", "armv7l", "ppc64le", "s390x", "riscv64"}
 _MANYLINUX_ARCHES = _JOINT_LINUX_ARCHES | {"ppc64"}
+_PYEMSCRIPTEN_RE = re.compile(r"pyemscripten_(?P<major>\d+)_(?P<minor>\d+)_wasm32")
 
 
 def valid_platform_tag(tag: str) -> bool:
-    """Whether PyPI accepts a wheel platform tag (it refuses e.g. ``linux_x86_64``)."""
+    """Whether PyPI accepts a wheel platform tag (it refuses e.g. ``linux_x86_64``).
+
+    ``re.match`` as there: a prefix match, so ``macosx_10_9_x86_64_extra`` is judged by
+    its arch group, which then holds the rest.
+    """
     if tag in _ALLOWED_PLATFORMS:
         return True
     match = _MACOSX_RE.match(tag)
@@ -103,7 +89,9 @@ def valid_platform_tag(tag: str) -> bool:
     if match and match.group("arch") in _IOS_ARCHES:
         return True
     match = _ANDROID_RE.match(tag)
-    return bool(match and match.group("arch") in _ANDROID_ARCHES)
+    if match and match.group("arch") in _ANDROID_ARCHES:
+        return True
+    return _PYEMSCRIPTEN_RE.match(tag) is not None
 
 
 def validate_filename(filename: str, filetype: str) -> Optional[str]:
@@ -130,110 +118,3 @@ def validate_filename(filename: str, filetype: str) -> Optional[str]:
             "for more information."
         )
     return None
-
-
-def _common_prefix(names: list[str]) -> str:
-    # PyPI takes the character-wise common prefix of the member names as the top-level
-    # directory; kept as is so that the same archives pass and fail here as there.
-    return os.path.commonprefix(names)  # noqa: RUF071
-
-
-def _join(top_level: str, name: str) -> str:
-    # os.path.join semantics on archive member names (always "/"-separated).
-    return f"{top_level}{name}" if top_level.endswith("/") else f"{top_level}/{name}"
-
-
-def _check_zip(path: Path, filename: str) -> tuple[bool, Optional[str]]:
-    with zipfile.ZipFile(path) as zfp:
-        compressed = path.stat().st_size
-        decompressed = sum(info.file_size for info in zfp.infolist())
-        if (
-            decompressed > COMPRESSION_RATIO_MIN_SIZE
-            and decompressed / max(compressed, 1) > COMPRESSION_RATIO_THRESHOLD
-        ):
-            return False, f"File exceeds compression ratio of {COMPRESSION_RATIO_THRESHOLD}"
-        for info in zfp.infolist():
-            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                return False, "File does not use a supported compression type"
-        if filename.endswith(".zip"):
-            top_level = _common_prefix(zfp.namelist())
-            if top_level in (".", "/", ""):
-                return False, "Incorrect number of top-level directories in sdist"
-            target = _join(top_level, "PKG-INFO")
-        else:
-            try:
-                name, version, _ = filename.split("-", 2)
-            except ValueError:
-                return False, "Unable to parse name and version from wheel filename"
-            target = f"{name}-{version}.dist-info/WHEEL"
-        try:
-            zfp.getinfo(target)
-        except KeyError:
-            return False, f"{target.rsplit('/', 1)[-1]} not found at {target}"
-    return True, None
-
-
-def _check_tar(path: Path) -> tuple[bool, Optional[str]]:
-    if not tarfile.is_tarfile(path):
-        return False, "File is not a tarfile"
-    with tarfile.open(path, "r:gz") as tar:
-        top_level = _common_prefix(tar.getnames())
-        if top_level in (".", "/", ""):
-            return False, "Incorrect number of top-level directories in sdist"
-        target = _join(top_level, "PKG-INFO")
-        try:
-            tar.getmember(target)
-        except KeyError:
-            return False, f"PKG-INFO not found at {target}"
-    return True, None
-
-
-def is_valid_dist_file(path: Path, filename: str) -> tuple[bool, Optional[str]]:
-    """``(ok, reason)`` for the archive at ``path`` uploaded as ``filename``."""
-    if filename.endswith((".zip", ".whl")):
-        if not zipfile.is_zipfile(path):
-            return False, "File is not a zipfile"
-        try:
-            return _check_zip(path, filename)
-        except zipfile.BadZipFile:
-            return False, None
-    if filename.endswith(".tar.gz"):
-        try:
-            return _check_tar(path)
-        except (tarfile.TarError, EOFError, OSError):
-            return False, None
-    return True, None
-
-
-def read_wheel_member(path: Path, member: str) -> Optional[bytes]:
-    """A member of a wheel, or None when absent."""
-    try:
-        with zipfile.ZipFile(path) as zfp:
-            return zfp.read(member)
-    except (KeyError, zipfile.BadZipFile):
-        return None
-
-
-def tar_has_member(path: Path, member: str) -> bool:
-    try:
-        with tarfile.open(path, "r:gz") as tar:
-            tar.getmember(member)
-            return True
-    except (KeyError, tarfile.TarError, OSError):
-        return False
-
-
-def sdist_top_level(path: Path) -> str:
-    with tarfile.open(path, "r:gz") as tar:
-        return _common_prefix(tar.getnames())
-
-
-def read_sdist_pkg_info(path: Path) -> Optional[bytes]:
-    """The top-level PKG-INFO of a .tar.gz sdist, or None."""
-    try:
-        with tarfile.open(path, "r:gz") as tar:
-            member = tar.getmember(_join(_common_prefix(tar.getnames()), "PKG-INFO"))
-            handle = tar.extractfile(member)
-            return None if handle is None else handle.read()
-    except (KeyError, tarfile.TarError, OSError):
-        return None

@@ -2,7 +2,7 @@
 
 ``form_error`` is warehouse's ``UploadForm`` validation (``warehouse/forklift/forms.py``);
 ``parse_form_metadata`` is its core-metadata parsing (``warehouse/forklift/metadata.py``),
-with the same texts.
+with PyPI's own rules (``metadata_rules.py``) and the same texts.
 """
 
 from __future__ import annotations
@@ -14,13 +14,16 @@ from typing import Any, Optional, cast
 from packaging.metadata import ExceptionGroup, InvalidMetadata, Metadata, RawMetadata
 
 from . import dists
+from .metadata_rules import metadata_errors
 from .refusal import CORE_METADATA_URL, bad
 
-__all__ = ["SUPPORTED_METADATA_VERSIONS", "UploadForm", "form_error", "parse_form_metadata"]
+__all__ = ["LOCAL_VERSION_URL", "UploadForm", "form_error", "parse_form_metadata"]
 
-# Upload metadata versions warehouse implements (forklift/metadata.py); packaging knows
-# newer ones, PyPI still refuses them.
-SUPPORTED_METADATA_VERSIONS = ("1.0", "1.1", "1.2", "2.1", "2.2", "2.3", "2.4", "2.5")
+# legacy.py `file_upload`: a local version's refusal points here instead.
+LOCAL_VERSION_URL = (
+    "https://packaging.python.org/en/latest/specifications/"
+    "version-specifiers/#local-version-identifiers"
+)
 _ERROR_MESSAGE_ORDER = ("metadata-version", "name", "version")
 _PROJECT_NAME_RE = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
 _DIGEST_RE = re.compile(r"^[A-F0-9]{64}$", re.IGNORECASE)
@@ -169,23 +172,7 @@ def parse_form_metadata(form: UploadForm) -> Metadata:
     except ExceptionGroup as group:
         errors.extend(exc for exc in group.exceptions if isinstance(exc, InvalidMetadata))
     if meta is not None and not errors:
-        if meta.metadata_version not in SUPPORTED_METADATA_VERSIONS:
-            errors.append(
-                InvalidMetadata(
-                    "metadata-version",
-                    f"{meta.metadata_version!r} is not a valid metadata version",
-                )
-            )
-        if meta.version.local:
-            errors.append(
-                InvalidMetadata(
-                    "version", f"The use of local versions in '{meta.version}' is not allowed."
-                )
-            )
-        if meta.summary is not None and len(meta.summary) > 512:
-            errors.append(
-                InvalidMetadata("summary", "'summary' field must be 512 characters or less.")
-            )
+        errors.extend(metadata_errors(meta))
     if errors or meta is None:
         by_field: dict[str, list[InvalidMetadata]] = {}
         for error in errors:
@@ -198,5 +185,10 @@ def parse_form_metadata(form: UploadForm) -> Metadata:
         message = str(by_field[field_name][0]) if by_field else "invalid metadata"
         if not message.endswith("."):
             message += "."
-        raise bad(f"{message} See {CORE_METADATA_URL} for more information.")
+        see = CORE_METADATA_URL
+        if field_name == "version" and any(
+            "use of local versions" in str(e) for e in by_field["version"]
+        ):
+            see = LOCAL_VERSION_URL
+        raise bad(f"{message} See {see} for more information.")
     return meta

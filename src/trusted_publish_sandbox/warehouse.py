@@ -12,21 +12,24 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from packaging.metadata import Metadata
 from packaging.utils import canonicalize_name, canonicalize_version
 
 from . import pages
 from .auth import Authenticated, IssuedToken, authenticate
-from .body import Readable, UploadBody, read_upload_body
+from .body import ContentPart, Readable, UploadBody, read_upload_body
 from .checks import (
     MAX_FILE_SIZE,
     MAX_PROJECT_SIZE,
-    check_archive,
-    check_content,
+    check_digests,
+    check_file,
+    check_file_part,
+    check_project_size,
     check_release_rules,
     check_request,
     check_token,
@@ -35,6 +38,7 @@ from .checks import (
     resolve_project,
 )
 from .form import UploadForm, form_error, parse_form_metadata
+from .metadata_rules import readme_refusal
 from .multipart import MultipartError, boundary_from_content_type
 from .refusal import Refusal, bad
 from .storage import Storage, StoredFile
@@ -64,6 +68,39 @@ class UploadAttempt:
     identity: Optional[str]  # "token", "user:<name>" or None
 
 
+@dataclass
+class _Prepared:
+    """An upload after the checks that need no state; refusals kept for their turn."""
+
+    uploader: Authenticated
+    form: UploadForm
+    body: UploadBody
+    meta: Metadata
+    content: ContentPart
+    filetype: str
+    readme: Optional[Refusal] = None
+    file_part: Optional[Refusal] = None
+    digests: Optional[Refusal] = None
+    archive: Optional[Refusal] = None
+    attestations: Optional[Refusal] = None
+    file_metadata: Optional[bytes] = None
+
+    def raise_if(self, *checks: str) -> None:
+        """Raise the first kept refusal of ``checks``, in the order given."""
+        for check in checks:
+            refusal: Optional[Refusal] = getattr(self, check)
+            if refusal is not None:
+                raise refusal
+
+
+def _refusal_of(check: Callable[..., object], *args: Any, **kwargs: Any) -> Optional[Refusal]:
+    try:
+        check(*args, **kwargs)
+    except Refusal as refusal:
+        return refusal
+    return None
+
+
 @dataclass(frozen=True)
 class UploadResult:
     status: int
@@ -75,7 +112,8 @@ class UploadResult:
 
 
 class Warehouse:
-    """All PyPI state of a sandbox; every public method takes the shared lock."""
+    """All PyPI state of a sandbox; every public method takes the shared lock to read or
+    change it (an upload only for its state checks and its commit)."""
 
     def __init__(
         self,
@@ -241,38 +279,45 @@ class Warehouse:
     # -- the upload view -------------------------------------------------------------
 
     def process_upload(self, body: UploadBody, authorization: Optional[str]) -> UploadResult:
-        """Answer one upload whose body has been fully received."""
+        """Answer one upload whose body has been fully received.
+
+        Every check that reads only the request (the form, the metadata, the README, the
+        archive, the attestations) runs first, without the lock, so that inflating a big
+        archive never holds up another request; the checks that read the index's state and
+        the commit then run under the lock, in warehouse's order, so a refusal found
+        early is still raised at the point where PyPI would raise it.
+        """
         with self.lock:
             uploader = authenticate(authorization, self.tokens, self.users)
-            form = UploadForm(body.fields)
-            context: dict[str, Optional[str]] = {
-                "filename": body.content.filename if body.content else None,
-                "project": form.get("name"),
-                "version": form.get("version"),
-            }
-            try:
-                message = self._upload(body, form, uploader, context)
-                status = 200
-            except Refusal as refusal:
-                status, message = refusal.status, refusal.message
-            finally:
-                body.discard()
-            return UploadResult(
-                status=status,
-                message=message,
-                project=context["project"],
-                version=context["version"],
-                filename=context["filename"],
-                identity=uploader.label if uploader else None,
-            )
+        form = UploadForm(body.fields)
+        context: dict[str, Optional[str]] = {
+            "filename": body.content.filename if body.content else None,
+            "project": form.get("name"),
+            "version": form.get("version"),
+        }
+        try:
+            prepared = self._prepare(body, form, uploader)
+            with self.lock:
+                message = self._commit(prepared, context)
+            status = 200
+        except Refusal as refusal:
+            status, message = refusal.status, refusal.message
+        finally:
+            body.discard()
+        return UploadResult(
+            status=status,
+            message=message,
+            project=context["project"],
+            version=context["version"],
+            filename=context["filename"],
+            identity=uploader.label if uploader else None,
+        )
 
-    def _upload(
-        self,
-        body: UploadBody,
-        form: UploadForm,
-        uploader: Optional[Authenticated],
-        context: dict[str, Optional[str]],
-    ) -> str:
+    def _prepare(
+        self, body: UploadBody, form: UploadForm, uploader: Optional[Authenticated]
+    ) -> _Prepared:
+        """The checks that need no state: raised now when they come before any state check
+        in warehouse's order, otherwise kept to be raised in their place."""
         uploader = check_request(body, form, uploader)
         error = form_error(form)
         if error is not None:
@@ -281,7 +326,30 @@ class Warehouse:
         content = body.content
         if content is None:
             raise bad("Upload payload does not have a file.")
+        filetype = form.get("filetype") or ""
+        prepared = _Prepared(uploader, form, body, meta, content, filetype)
+        readme = readme_refusal(meta.description, meta.description_content_type)
+        prepared.readme = None if readme is None else bad(readme)
+        prepared.file_part = _refusal_of(
+            check_file_part, content, form, filetype, meta.name, max_file_size=self.max_file_size
+        )
+        if prepared.file_part is None:
+            prepared.digests = _refusal_of(check_digests, content, form)
+        if prepared.file_part is None and prepared.digests is None:
+            try:
+                prepared.file_metadata = check_file(content, filetype, meta)
+            except Refusal as refusal:
+                prepared.archive = refusal
+        attestations = form.get("attestations")
+        if attestations is not None and prepared.archive is None:
+            prepared.attestations = _refusal_of(
+                check_upload_attestations, attestations, uploader, content
+            )
+        return prepared
 
+    def _commit(self, prepared: _Prepared, context: dict[str, Optional[str]]) -> str:
+        """Under the lock: the checks that read the index's state, then the commit."""
+        meta, content, uploader = prepared.meta, prepared.content, prepared.uploader
         project, is_new_project = resolve_project(self._storage, meta, uploader)
         context["project"] = meta.name
         if uploader.token is not None:
@@ -289,26 +357,14 @@ class Warehouse:
         canonical = canonicalize_version(meta.version)
         release = project.releases.get(canonical)
         context["version"] = str(meta.version)
-
-        filetype = form.get("filetype") or ""
-        check_content(
-            content,
-            form,
-            filetype,
-            project,
-            meta.name,
-            max_file_size=self.max_file_size,
-            max_project_size=self.max_project_size,
-        )
+        prepared.raise_if("readme", "file_part")
+        check_project_size(content, project, meta.name, max_project_size=self.max_project_size)
+        prepared.raise_if("digests")
         if is_duplicate(self._storage, content):
             return ""  # the same file again: PyPI answers 200 and changes nothing
-        check_release_rules(self._storage, content.filename, filetype, release)
-        file_metadata = check_archive(content, filetype, meta, project, meta.name)
-
-        attestations = form.get("attestations")
-        if attestations is not None:
-            check_upload_attestations(attestations, uploader, content)
-
+        check_release_rules(self._storage, content.filename, prepared.filetype, release)
+        prepared.raise_if("archive", "attestations")
+        form = prepared.form
         self._storage.commit(
             project=project,
             is_new_project=is_new_project,
@@ -317,13 +373,13 @@ class Warehouse:
             version=str(meta.version),
             canonical=canonical,
             release_metadata=list(form.pairs),
-            fields=list(body.fields),
+            fields=list(prepared.body.fields),
             content=content,
-            packagetype=form.get("filetype") or "",
+            packagetype=prepared.filetype,
             python_version=form.get("pyversion") or "source",
             requires_python=str(meta.requires_python) if meta.requires_python else None,
-            file_metadata=file_metadata if content.filename.endswith(".whl") else None,
-            attestations=attestations,
+            file_metadata=prepared.file_metadata if content.filename.endswith(".whl") else None,
+            attestations=form.get("attestations"),
         )
         return ""
 
