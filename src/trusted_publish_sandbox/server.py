@@ -41,6 +41,7 @@ class Backend(Protocol):
     faults: Faults
     key: SigningKey
     oidc_request_token: str
+    burn_token: bool
 
     @property
     def base_url(self) -> str: ...
@@ -246,8 +247,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._github(path, query)
         elif path == "/simple" or path.startswith("/simple/"):
             self._simple(path, query)
-        elif path.startswith("/pypi/"):
+        else:
+            self._read(path)
+
+    def _read(self, path: str) -> None:
+        if path.startswith("/pypi/"):
             self._json_api(path)
+        elif path.startswith("/integrity/"):
+            self._integrity(path)
         elif path.startswith("/packages/"):
             self._package(path)
         elif path == "/":
@@ -255,7 +262,9 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send_message(404, "Not Found")
 
-    def _injected_failure(self, method: str, path: str, failure: InjectedFailure) -> None:
+    def _injected_failure(
+        self, method: str, path: str, failure: InjectedFailure, body: Optional[bytes] = None
+    ) -> None:
         # The body is read first: PyPI's front end fails after the bytes, too.
         if path == "/legacy/" and method == "POST":
             length = self._content_length()
@@ -272,7 +281,12 @@ class _Handler(BaseHTTPRequestHandler):
                     return
         elif method in ("POST", "PUT", "PATCH"):
             self._read_small_body()
-        self._send(failure.status, failure.body, reason=failure.reason, headers=failure.headers)
+        self._send(
+            failure.status,
+            failure.body if body is None else body,
+            reason=failure.reason,
+            headers=failure.headers,
+        )
 
     # -- GitHub ----------------------------------------------------------------------
 
@@ -307,7 +321,9 @@ class _Handler(BaseHTTPRequestHandler):
             "/_/oidc/github/mint-token",
             "/_/oidc/burn-token",
         )
-        if mode == "absent" or path not in routes:
+        # PyPI has no burn-token endpoint: only a sandbox started with burn_token=True does.
+        burn_missing = path == "/_/oidc/burn-token" and not sandbox.burn_token
+        if mode == "absent" or path not in routes or burn_missing:
             self._send_message(404, "Not Found")
             return
         if path == "/_/oidc/audience":
@@ -354,12 +370,18 @@ class _Handler(BaseHTTPRequestHandler):
             warehouse.refuse_unsized_upload()
             self._send(411, b"Length Required", reason="Length Required", close=True)
             return
+        if self.server.sandbox.faults.upload_fault == "drop":
+            # 200 after the whole body, and nothing kept: a proxy or sign-in page would.
+            self._injected_failure("POST", "/legacy/", InjectedFailure(200, None), body=b"")
+            return
         result = warehouse.receive_upload(
             self.rfile, length, self.headers.get("Content-Type"), self.headers.get("Authorization")
         )
         if result is None:  # the client went away before the end of the body
             self.close_connection = True
         elif result.status == 200:
+            if self.server.sandbox.faults.upload_fault == "alter" and result.filename:
+                warehouse.alter_file(result.filename)
             # PyPI's success body holds its warnings, one per line; the sandbox has none.
             self._send(200, result.message.encode())
         else:
@@ -392,7 +414,9 @@ class _Handler(BaseHTTPRequestHandler):
         if canonical != name or not path.endswith("/"):
             self._redirect(f"/simple/{quote(canonical)}/")
             return
-        text, content_type = warehouse.simple_project(name, sandbox.base_url, as_json)
+        text, content_type = warehouse.simple_project(
+            name, sandbox.base_url, as_json, sandbox.faults.listing_lag
+        )
         self._send(
             200,
             text.encode(),
@@ -413,11 +437,24 @@ class _Handler(BaseHTTPRequestHandler):
             rest = f"/{version}" if version else ""
             self._redirect(f"/pypi/{quote(canonical)}{rest}/json")
             return
-        document = sandbox.warehouse.project_json(name, sandbox.base_url, version)
+        document = sandbox.warehouse.project_json(
+            name, sandbox.base_url, version, sandbox.faults.listing_lag
+        )
         if document is None:
             self._send_json(404, {"message": "Not Found"})
             return
         self._send_json(200, document, headers={"X-PyPI-Last-Serial": str(document["last_serial"])})
+
+    def _integrity(self, path: str) -> None:
+        sandbox = self.server.sandbox
+        parts = path.split("/")  # "", "integrity", project, version, filename, "provenance"
+        if len(parts) != 6 or parts[5] != "provenance" or not all(parts[2:5]):
+            self._send_message(404, "Not Found")
+            return
+        answer = sandbox.warehouse.provenance(
+            parts[2], parts[3], parts[4], self.headers.get("Accept"), sandbox.faults.listing_lag
+        )
+        self._send(answer.status, answer.body, answer.content_type, headers=answer.headers)
 
     def _package(self, path: str) -> None:
         sandbox = self.server.sandbox
