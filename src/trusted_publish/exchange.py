@@ -2,7 +2,9 @@
 
 `GET <web>/_/oidc/audience` says which audience the OIDC token must carry; `POST
 <web>/_/oidc/mint-token` with `{"token": <JWT>}` returns an API token that lives 15 minutes
-(warehouse/oidc/views.py). When to ask, and how often, is `credentials`' business.
+(warehouse/oidc/views.py). When to ask, and how often, is `credentials`' business. `POST
+<web>/_/oidc/burn-token` revokes a token on an index that has the endpoint; PyPI has none
+(warehouse/oidc/__init__.py registers only audience and mint-token) and answers 404.
 """
 
 from __future__ import annotations
@@ -117,6 +119,22 @@ def mint_token(
         f"The index at {web_url} refused to exchange the OIDC token for an upload token.",
         details=details,
         fix=fix,
+    )
+
+
+def burn_token(
+    session: requests.Session,
+    index: Index,
+    token: str,
+    *,
+    timeout: tuple[float, float] = API_TIMEOUT,
+) -> requests.Response:
+    """POST the token to the index's burn-token endpoint; what it means is the caller's."""
+    return session.post(
+        f"{index.web_url}/_/oidc/burn-token",
+        json={"token": token},
+        timeout=timeout,
+        allow_redirects=False,
     )
 
 
