@@ -69,3 +69,24 @@ def test_the_name_shown_in_messages_is_sanitized() -> None:
     assert Index.from_urls("https://example.org/legacy/?token=abc#x").name == (
         "https://example.org/legacy/"
     )
+
+
+def test_the_install_line_names_the_index_unless_it_is_pypi() -> None:
+    pypi = Index.from_urls()
+    assert pypi.pip_install("tp-demo", "1.0") == "pip install tp-demo==1.0"
+    assert pypi.pip_install_note is None
+    test = Index.from_urls("https://test.pypi.org/legacy/")
+    assert test.pip_install("tp-demo", "1.0") == (
+        "pip install --index-url https://test.pypi.org/simple/ tp-demo==1.0"
+    )
+    assert test.pip_install_note is not None
+    assert "--extra-index-url https://pypi.org/simple/" in test.pip_install_note
+    devpi = Index.from_urls("https://pkgs.example.com/alice/prod/")
+    assert devpi.pip_install("tp-demo", "1.0") == (
+        "pip install --index-url https://pkgs.example.com/alice/prod/+simple/ tp-demo==1.0"
+    )
+    given = Index.from_urls("https://pkgs.example.com/upload/", "https://pkgs.example.com/s/?t=1")
+    # Sanitized: no query string (where a token could hide), no user info.
+    assert given.pip_install("tp-demo", "1.0") == (
+        "pip install --index-url https://pkgs.example.com/s/ tp-demo==1.0"
+    )

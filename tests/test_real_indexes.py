@@ -39,7 +39,8 @@ def test_both_files_land(index: Index, dist_dir: Path, capsys: pytest.CaptureFix
     assert publish(index, dist_dir) == 0
     assert sorted(index.files()) == sorted(p.name for p in dist_dir.iterdir())
     out = capsys.readouterr()
-    assert "Done: 2 files uploaded." in out.out
+    # Read back through the simple page after the upload (PEP 691 / PEP 503).
+    assert "Done: 2 files uploaded, 2 verified on the index." in out.out
     assert index.password not in out.out + out.err
 
 
@@ -70,7 +71,7 @@ def test_a_rerun_skips_by_hash_what_the_index_has_and_uploads_the_rest(
     out = capsys.readouterr().out
     assert f"Skipping {wheel.name}: the index already has it, byte for byte." in out
     assert f"Uploading {wheel.name}" not in out
-    assert "Done: 1 file uploaded, 1 already there." in out
+    assert "Done: 1 file uploaded, 1 already there, 2 verified on the index." in out
     assert sorted(index.files()) == sorted([wheel.name, sdist.name])
 
 

@@ -4,22 +4,25 @@ trusted publishing (an OIDC token from the CI, traded at the index for an upload
 
 The uploader asks `Credentials.auth()` before each file; `TrustedPublishingCredentials`
 mints a new upload token (from a new OIDC token: each is single use) when the current one
-is about to expire.
+is about to expire, and burns every token it minted when the run is over (on an index that
+offers it; a user's own password or API token is never burned).
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional, Protocol
 
+from . import bounded
 from .bounded import RetryPolicy
 from .diagnose import event_error
-from .exchange import UploadToken, discover_audience, mint_token
+from .exchange import UploadToken, burn_token, discover_audience, mint_token
 from .net import TOKEN_USER
-from .oidc import DEFAULT_POLICY
+from .oidc import DEFAULT_POLICY, unverified_claims
 from .providers import TokenSource, detect
 
 if TYPE_CHECKING:
@@ -31,6 +34,11 @@ if TYPE_CHECKING:
 #: Mint a new token when the current one has less than this many seconds left: an upload of
 #: a large file must not outlive its 15-minute token.
 REFRESH_MARGIN = 300.0
+#: Seconds a burn may take after a signal: the report must still be written in time.
+HURRIED_SECONDS = 1.0
+#: The workflow file name in a `job_workflow_ref` claim (`owner/repo/.github/workflows/x.yml@ref`),
+#: as warehouse reads it (warehouse/oidc/models/github.py).
+_WORKFLOW_FILE = re.compile(r"([^/]+\.(yml|yaml))(?=@)")
 
 
 class Credentials(Protocol):
@@ -87,6 +95,9 @@ class TrustedPublishingCredentials:
         )
         self._audience: str | None = None
         self._token: UploadToken | None = None
+        # Every token minted in this run: all of them are burned at the end.
+        self._minted: list[UploadToken] = []
+        self._claims: dict[str, object] = {}
         # Parallel uploads ask at once; only one of them may re-mint.
         self._lock = threading.Lock()
 
@@ -98,7 +109,9 @@ class TrustedPublishingCredentials:
 
         def oidc_token() -> str:
             # A new one for each mint attempt: an OIDC token is single use.
-            return source.fetch(audience, self._policy)
+            token = source.fetch(audience, self._policy)
+            self._claims = unverified_claims(token)
+            return token
 
         self._token = mint_token(
             self._session,
@@ -108,6 +121,7 @@ class TrustedPublishingCredentials:
             self._projects,
             policy=self._policy,
         )
+        self._minted.append(self._token)
         self._console.debug(
             f"Minted an upload token at {self._index.web_url}, valid for "
             f"{self._token.expires - self._clock():.0f} s."
@@ -124,3 +138,48 @@ class TrustedPublishingCredentials:
                 self.obtain()
             assert self._token is not None  # noqa: S101 - obtain() sets it or raises
             return (TOKEN_USER, self._token.value)
+
+    def publisher(self) -> dict[str, str] | None:
+        """This workflow's publisher as PyPI names it in a provenance (kind, repository,
+        workflow), from the OIDC token's claims; None before the exchange, and for CIs other
+        than GitHub (their provenance is not checked against the publisher)."""
+        if self.source.provider != "github":
+            return None
+        repository = self._claims.get("repository")
+        match = _WORKFLOW_FILE.search(str(self._claims.get("job_workflow_ref", "")))
+        if not isinstance(repository, str) or match is None:
+            return None
+        return {"kind": "GitHub", "repository": repository, "workflow": match.group(1)}
+
+    def burn(self, *, hurry: bool = False) -> None:
+        """Revoke every token this run minted, where the index offers it; never raises.
+
+        PyPI has no burn endpoint (404), nor do most indexes (404, 405): they are skipped
+        without a word, and the token dies by itself when it expires. `hurry`: the run was
+        stopped by a signal, so the burn must not hold up the report.
+        """
+        with self._lock:
+            tokens, self._minted = self._minted, []
+            self._token = None
+        seconds = HURRIED_SECONDS if hurry else self._policy.request_seconds
+        for token in tokens:
+            try:
+                status = burn_token(self._session, self._index, token.value, seconds=seconds)
+            except bounded.RequestFailed as exc:
+                self._warn_unburned(token, exc.reason)
+                continue
+            if status in (404, 405):
+                self._console.debug(f"{self._index.web_url} has no burn-token endpoint.")
+                return
+            if 200 <= status < 300:
+                self._console.info("Burned the upload token: nothing can use it any more.")
+            else:
+                self._warn_unburned(token, f"HTTP {status}")
+
+    def _warn_unburned(self, token: UploadToken, why: str) -> None:
+        left = max(0.0, token.expires - self._clock())
+        self._console.warning(
+            f"Could not burn the upload token ({why}); it expires by itself in "
+            f"{left / 60:.0f} minutes.",
+            title="trusted-publish: token not burned",
+        )

@@ -1,7 +1,8 @@
 """One exception tree. Every failure a user can meet is a `PublishError` that says what went
 wrong and what to change; `cli.main` is the only place that turns one into an exit code.
 
-Subclasses name the stage the run was in (inputs → distributions → credentials → upload), so
+Subclasses name the stage the run was in (inputs → distributions → credentials → upload →
+verification), so
 a reader of the log knows whether anything could have reached the index: only `UploadError`
 can happen after the first byte was sent.
 """
@@ -80,6 +81,13 @@ class UploadError(PublishError):
     #: The file may be on the index although we have no answer saying so (the connection
     #: failed, or 5xx, after the body was sent); False: the index answered with a refusal.
     maybe_landed = False
+
+
+class VerificationError(UploadError):
+    """After the uploads, the index does not serve a file as sent: it does not list it, or
+    lists it with other bytes. Exit code of the upload stage: the upload did not succeed."""
+
+    stage = "verification"
 
 
 class Interrupted(PublishError):

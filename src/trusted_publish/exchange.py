@@ -2,7 +2,9 @@
 
 `GET <web>/_/oidc/audience` says which audience the OIDC token must carry; `POST
 <web>/_/oidc/mint-token` with `{"token": <JWT>}` returns an API token that lives 15 minutes
-(warehouse/oidc/views.py). When to ask, and how often, is `credentials`' business.
+(warehouse/oidc/views.py). When to ask, and how often, is `credentials`' business. `POST
+<web>/_/oidc/burn-token` revokes a token on an index that has the endpoint; PyPI has none
+(warehouse/oidc/__init__.py registers only audience and mint-token) and answers 404.
 """
 
 from __future__ import annotations
@@ -218,6 +220,21 @@ def _what_came(resp: Reply) -> str:
     if not _json(resp):
         return f"HTTP {resp.status_code} with a body that is not JSON"
     return f"HTTP {resp.status_code} {_message(resp)}".rstrip()
+
+
+def burn_token(session: requests.Session, index: Index, token: str, *, seconds: float) -> int:
+    """POST the token to the index's burn-token endpoint (one try, within `seconds`): the
+    answer's status; what it means is the caller's. `bounded.RequestFailed` when none came."""
+    reply = bounded.request(
+        session,
+        "POST",
+        f"{index.web_url}/_/oidc/burn-token",
+        what="the burn-token request",
+        cap=bounded.SMALL_JSON_CAP,
+        seconds=seconds,
+        json={"token": token},
+    )
+    return reply.status_code
 
 
 def _json(resp: Reply) -> dict[str, Any]:

@@ -103,6 +103,25 @@ class Index:
             return None
         return f"{self.web_url}/manage/project/{canonicalize_name(project)}/settings/publishing/"
 
+    def pip_install(self, project: str, version: str) -> str:
+        """The command that installs this release from this index (no credentials in it)."""
+        requirement = f"{project}=={version}"
+        if self.pypi and self.web_url == "https://pypi.org":
+            return f"pip install {requirement}"
+        simple = f"{self.web_url}/simple/" if self.pypi else sanitize_url(self.simple_urls[0])
+        return f"pip install --index-url {simple} {requirement}"
+
+    @property
+    def pip_install_note(self) -> Optional[str]:
+        """What to know about `pip_install`'s line: TestPyPI lacks most dependencies."""
+        if not self.pypi or self.web_url == "https://pypi.org":
+            return None
+        return (
+            "Dependencies that are not on TestPyPI need `--extra-index-url "
+            "https://pypi.org/simple/` too (then a name on TestPyPI wins over PyPI's: use it "
+            "only to test)."
+        )
+
     @property
     def pending_publisher_url(self) -> Optional[str]:
         """PyPI's page for a pending publisher (a project that does not exist yet)."""

@@ -108,6 +108,11 @@ class Inputs(BaseModel):
     """The index's simple API (PEP 503/691), asked which files it already has. Empty means
     derived from `repository-url`; PyPI and TestPyPI are asked through their JSON API."""
 
+    verify: bool = True
+    """After the last upload, ask the index for each release's files and check that it serves
+    every file with our SHA-256 (waiting a little for a cache), and read back the provenance
+    of attested files. A file it does not serve as sent fails the run; `false` skips it."""
+
     attestations: Optional[bool] = None
     """Sign every file with the workflow's Sigstore identity and upload its PEP 740
     attestation (signed provenance, shown on PyPI). Empty (the default, automatic): made
@@ -145,7 +150,13 @@ class Inputs(BaseModel):
         return value
 
     @field_validator(
-        "skip_existing", "verify_metadata", "verbose", "print_hash", "dry_run", mode="before"
+        "skip_existing",
+        "verify_metadata",
+        "verbose",
+        "print_hash",
+        "dry_run",
+        "verify",
+        mode="before",
     )
     @classmethod
     def _github_boolean(cls, value: Any) -> bool:

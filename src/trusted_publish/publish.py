@@ -1,16 +1,22 @@
-"""One run, in the order data flows: inputs → distributions → credentials → upload → report.
+"""One run, in the order data flows: inputs → distributions → credentials → upload →
+verification → report.
 
 Everything that can be known before the first byte is sent is settled first: every file is
 read and checked, the upload token is minted, the index is asked which files it already
 has, and every file to upload is attested (PEP 740), so a bad file, a refused publisher, a
 file-name clash or a file that can't be signed stops the run with nothing published. Then
 the first file of each release goes alone (it creates the release on the index) and the rest
-go in parallel, each retried on its own when the network or the index falters.
+go in parallel, each retried on its own when the network or the index falters. Then the
+index is asked again whether it serves every file with our bytes (see `verify`), and the
+minted upload token is burned, whatever happened, where the index offers it. Each stage's
+duration goes to the report.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
@@ -23,15 +29,17 @@ from .errors import InputError, PublishError, UploadError
 from .existing import Lookup
 from .interrupt import StopRequest
 from .net import sanitize_url
-from .report import Report, Status
+from .report import Report, Status, Verified
 from .scheduler import UploadRun, clash
+from .verify import VerifyPolicy, verify_listing, verify_provenance
 
 if TYPE_CHECKING:
+    import requests
+
     from .attest import Signer
     from .console import Console
     from .index import Index
     from .inputs import Inputs
-    from .providers import TokenSource
 
 
 #: PyPI closes a release to new files this long after it was created.
@@ -46,18 +54,21 @@ def publish(
     *,
     signer: Signer | None = None,
     stop: StopRequest | None = None,
+    verify_policy: VerifyPolicy | None = None,
 ) -> Report:
     """Run the whole publish; `report` (when given) is filled in as the run goes, so a caller
     still has it when this raises.
 
     `signer` makes the attestations; None means Sigstore with this workflow's identity
     (`attest.SigstoreSigner`), set up only if a file needs signing. `stop` is the signals'
-    stop request (see `interrupt`); None: the run is never asked to stop.
+    stop request (see `interrupt`); None: the run is never asked to stop. `verify_policy`:
+    how long to wait for the index to list the files (see `verify`).
     """
     stop = stop or StopRequest()
+    verify_policy = verify_policy or VerifyPolicy()
     index = inputs.index
     report = report or Report(index=index, dry_run=inputs.dry_run)
-    with console.group("Checking distributions"):
+    with console.group("Checking distributions"), _timed(report, "checks"):
         dists = collect(
             inputs.packages_dir,
             verify_metadata=inputs.verify_metadata,
@@ -79,10 +90,13 @@ def publish(
     )
     credentials: Credentials
     static_auth: tuple[str, str] | None = None
-    source: TokenSource | None = None
+    minted: TrustedPublishingCredentials | None = None
     if inputs.password is None:
-        with console.group("Trusted publishing: exchanging the CI's OIDC token"):
-            tp = TrustedPublishingCredentials(
+        with (
+            console.group("Trusted publishing: exchanging the CI's OIDC token"),
+            _timed(report, "exchange"),
+        ):
+            minted = TrustedPublishingCredentials(
                 session,
                 index,
                 env,
@@ -92,22 +106,60 @@ def publish(
                 gitlab_id_token_variable=inputs.gitlab_id_token_variable,
                 policy=policy,
             )
-            source = tp.source
-            console.info(f"OIDC token from {source.name}.")
-            tp.obtain()
+            console.info(f"OIDC token from {minted.source.name}.")
+            minted.obtain()
             console.info(f"Got a short-lived upload token from {index.web_url}.")
-        credentials = tp
+        credentials = minted
     else:
         credentials = StaticCredentials(inputs.user, inputs.password.get_secret_value())
         static_auth = credentials.auth()
 
-    lookup = Lookup(
-        session,
-        index,
-        auth=static_auth,
-        request_seconds=inputs.request_timeout,
-    )
-    with console.group("Asking the index which files it already has"):
+    try:
+        _after_exchange(
+            inputs,
+            dists,
+            session=session,
+            credentials=credentials,
+            static_auth=static_auth,
+            console=console,
+            report=report,
+            env=env,
+            stop=stop,
+            signer=signer,
+            policy=policy,
+            verify_policy=verify_policy,
+            minted=minted,
+        )
+    finally:
+        if minted is not None:
+            # Whatever happened: nothing needs the token after the run (only the tokens this
+            # run minted are burned, never a user's own password or API token).
+            with stop.deferred():
+                minted.burn(hurry=stop.requested)
+    return report
+
+
+def _after_exchange(
+    inputs: Inputs,
+    dists: list[Distribution],
+    *,
+    session: requests.Session,
+    credentials: Credentials,
+    static_auth: tuple[str, str] | None,
+    console: Console,
+    report: Report,
+    env: Mapping[str, str],
+    stop: StopRequest,
+    signer: Signer | None,
+    policy: RetryPolicy,
+    verify_policy: VerifyPolicy,
+    minted: TrustedPublishingCredentials | None,
+) -> None:
+    """The stages that hold an upload token: look-up, signing, uploads, verification."""
+    index = inputs.index
+    source = minted.source if minted else None
+    lookup = Lookup(session, index, auth=static_auth, request_seconds=inputs.request_timeout)
+    with console.group("Asking the index which files it already has"), _timed(report, "look-up"):
         todo = _drop_existing(
             dists,
             lookup,
@@ -117,26 +169,29 @@ def publish(
             report=report,
         )
 
-    attestations = attest.stage(
-        todo,
-        attest.decide(
-            inputs.attestations,
-            trusted_publishing=inputs.trusted_publishing,
-            index=index,
-            unavailable=source.sigstore_unavailable(index) if source else None,
-        ),
-        console,
-        explicit=inputs.attestations is True,
-        dry_run=inputs.dry_run,
-        make_signer=lambda: signer or attest.SigstoreSigner(session, env, console, source=source),
-    )
+    with _timed(report, "signing"):
+        attestations = attest.stage(
+            todo,
+            attest.decide(
+                inputs.attestations,
+                trusted_publishing=inputs.trusted_publishing,
+                index=index,
+                unavailable=source.sigstore_unavailable(index) if source else None,
+            ),
+            console,
+            explicit=inputs.attestations is True,
+            dry_run=inputs.dry_run,
+            make_signer=lambda: (
+                signer or attest.SigstoreSigner(session, env, console, source=source)
+            ),
+        )
 
     if inputs.dry_run:
         with console.group("Dry run: nothing is uploaded"):
             for dist in todo:
                 console.info(f"Would upload {describe(dist)}")
                 report.mark(dist, Status.WOULD_UPLOAD)
-        return report
+        return
 
     uploads = UploadRun(
         session,
@@ -151,13 +206,46 @@ def publish(
         skip_existing=inputs.skip_existing,
         stop=stop,
     )
-    with console.group(f"Uploading to {index.name}"):
+    with console.group(f"Uploading to {index.name}"), _timed(report, "uploads"):
         try:
             uploads.run(todo)
         except PublishError as exc:
             exc.details = (*exc.details, *report.progress_lines())
             raise
-    return report
+
+    if not inputs.verify:
+        console.info("Not checking that the index serves the files (`verify: false`).")
+        return
+    published = report.files(Status.UPLOADED, Status.SKIPPED)
+    if not published:
+        return
+    with (
+        console.group(f"Checking that {index.name} serves every file"),
+        _timed(report, "verification"),
+    ):
+        verify_listing(published, lookup, policy=verify_policy, console=console, report=report)
+        attested = [
+            d
+            for d in report.files_verified(Verified.YES)
+            if d.filename in attestations and report.status.get(d.filename) is Status.UPLOADED
+        ]
+        verify_provenance(
+            session,
+            index,
+            attested,
+            publisher=minted.publisher() if minted else None,
+            console=console,
+            report=report,
+        )
+
+
+@contextmanager
+def _timed(report: Report, stage: str) -> Iterator[None]:
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        report.timed(stage, time.monotonic() - started)
 
 
 def _print_hashes(dists: list[Distribution], console: Console) -> None:

@@ -1,6 +1,7 @@
 """What a run did, file by file, written where people look: the log, the job summary page and
 the step's outputs. Written on failure too, so the summary shows what landed and why it
-stopped.
+stopped: per file its result, whether the index was seen serving it (verified) and its
+provenance; per release its page and the `pip install` line; and how long each stage took.
 
 The summary is Markdown, and file names, versions and the error's text are untrusted: each
 value sits in a code span or code block fenced by more backticks than it holds, with its
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Optional
 
 from .console import untrusted
 from .dists import Distribution, human_size
-from .errors import Interrupted
+from .errors import Interrupted, VerificationError
 
 if TYPE_CHECKING:
     from .console import Console
@@ -37,6 +38,30 @@ class Status(Enum):
     WOULD_UPLOAD = "would be uploaded (dry run)"
 
 
+class Verified(Enum):
+    """Whether the index was seen serving a file with our SHA-256 after the upload."""
+
+    YES = "yes"
+    NO = "no"
+    NOT_CHECKED = "not checked"
+
+
+@dataclass(frozen=True)
+class ProvenanceCheck:
+    """What the Integrity API said of one file's provenance."""
+
+    VERIFIED = "verified"
+    NOT_YET = "not served yet"
+
+    state: str
+    """`VERIFIED`, `NOT_YET`, "does not match" or "could not be read"."""
+    url: str
+
+
+#: The stages whose durations the summary shows, in the order they run.
+STAGES = ("checks", "exchange", "look-up", "signing", "uploads", "verification")
+
+
 @dataclass
 class Report:
     """Every file of the run and what became of it; safe to update from upload threads."""
@@ -46,6 +71,10 @@ class Report:
     dists: list[Distribution] = field(default_factory=list)
     status: dict[str, Status] = field(default_factory=dict)
     error: Optional[PublishError] = None
+    verified: dict[str, Verified] = field(default_factory=dict)
+    provenance: dict[str, ProvenanceCheck] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Seconds each stage took (`STAGES`), for the stages that ran."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _final: bool = field(default=False, repr=False)
 
@@ -57,6 +86,26 @@ class Report:
         with self._lock:
             if not self._final:
                 self.status[dist.filename] = status
+
+    def verify_result(self, dist: Distribution, verified: Verified) -> None:
+        with self._lock:
+            self.verified[dist.filename] = verified
+
+    def provenance_result(self, dist: Distribution, check: ProvenanceCheck) -> None:
+        with self._lock:
+            self.provenance[dist.filename] = check
+
+    def timed(self, stage: str, seconds: float) -> None:
+        with self._lock:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
+
+    def files_verified(self, verified: Verified) -> list[Distribution]:
+        with self._lock:
+            return [
+                d
+                for d in self.dists
+                if self.verified.get(d.filename, Verified.NOT_CHECKED) is verified
+            ]
 
     def stopped(self) -> None:
         """The run stops now: a file still in flight may or may not land, so it is unknown.
@@ -114,6 +163,13 @@ class Report:
     # --- writing it out --------------------------------------------------------------------
     def headline(self) -> str:
         uploaded, skipped = len(self.uploaded), len(self.skipped)
+        if isinstance(self.error, VerificationError):
+            wrong = len(self.files_verified(Verified.NO))
+            return (
+                f"Uploaded, but the index does not serve {wrong} {_files(wrong)} as sent "
+                f"({uploaded} uploaded, {skipped} already there, "
+                f"{len(self.files_verified(Verified.YES))} verified)."
+            )
         if self.error is not None:
             unknown = len(self.files(Status.UNKNOWN, Status.IN_FLIGHT))
             not_started = len(self.files(Status.PENDING))
@@ -125,8 +181,11 @@ class Report:
         if self.dry_run:
             would = len(self.files(Status.WOULD_UPLOAD))
             return f"Dry run: {would} {_files(would)} would be uploaded, {skipped} already there."
-        return f"Done: {uploaded} {_files(uploaded)} uploaded" + (
-            f", {skipped} already there." if skipped else "."
+        verified = len(self.files_verified(Verified.YES))
+        return (
+            f"Done: {uploaded} {_files(uploaded)} uploaded"
+            + (f", {skipped} already there" if skipped else "")
+            + (f", {verified} verified on the index." if verified else ".")
         )
 
     def write(self, console: Console) -> None:
@@ -140,27 +199,63 @@ class Report:
         pending = self.files(Status.PENDING)
         console.set_output("not-started", json.dumps([d.filename for d in pending]))
         console.set_output("project-urls", json.dumps(self.release_urls()))
+        verified = self.files_verified(Verified.YES)
+        console.set_output("verified", json.dumps([d.filename for d in verified]))
         console.summary(self.markdown())
 
     def markdown(self) -> str:
         icon = "❌" if self.error is not None else ("🧪" if self.dry_run else "✅")
         lines = [f"## {icon} trusted-publish", "", self.headline(), ""]
         if self.dists:
-            lines += ["| file | size | sha256 | result |", "| --- | ---: | --- | --- |"]
+            lines += [
+                "| file | size | sha256 | result | verified | provenance |",
+                "| --- | ---: | --- | --- | --- | --- |",
+            ]
             for dist in self.dists:
                 status = self.status.get(dist.filename, Status.PENDING)
+                verified = self.verified.get(dist.filename, Verified.NOT_CHECKED)
                 lines.append(
                     f"| {_cell(dist.filename)} | {human_size(dist.size)} | "
-                    f"{_cell(dist.sha256)} | {status.value} |"
+                    f"{_cell(dist.sha256)} | {status.value} | {verified.value} | "
+                    f"{self._provenance_cell(dist)} |"
                 )
             lines.append("")
-        urls = self.release_urls()
-        if urls:
-            lines += ["Release pages: " + ", ".join(_link(u) for u in urls), ""]
+        lines += self._releases_markdown()
+        if self.seconds:
+            spent = " · ".join(
+                f"{stage} {self.seconds[stage]:.1f} s" for stage in STAGES if stage in self.seconds
+            )
+            lines += [f"Time: {spent}", ""]
         if self.error is not None:
             lines += [f"### What went wrong ({self.error.stage})", ""]
             lines += [_code_block(self.error.render(), "text"), ""]
         return "\n".join(lines)
+
+    def _provenance_cell(self, dist: Distribution) -> str:
+        check = self.provenance.get(dist.filename)
+        if check is None:
+            return "not checked"
+        # Our own URL (index, canonical name, checked version and file name, quoted).
+        return f"[{check.state}](<{check.url}>)"
+
+    def _releases_markdown(self) -> list[str]:
+        """Per published release: its page and the line that installs it."""
+        seen: dict[tuple[str, str], None] = {}
+        for dist in self.files(Status.UPLOADED, Status.SKIPPED):
+            seen.setdefault((dist.name, dist.version))
+        if not seen or self.dry_run:
+            return []
+        lines = ["### Releases", ""]
+        for name, version in seen:
+            page = self.index.release_url(name, version)
+            lines.append(
+                f"{_code_span(name)} {_code_span(version)}" + (f": {_link(page)}" if page else "")
+            )
+            lines += ["", _code_block(self.index.pip_install(name, version), "sh"), ""]
+            note = self.index.pip_install_note
+            if note:
+                lines += [note, ""]
+        return lines
 
 
 def _files(n: int) -> str:

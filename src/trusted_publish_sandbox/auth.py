@@ -21,6 +21,9 @@ class IssuedToken:
     projects: Optional[frozenset[str]]  # normalized names; None = any project (sandbox)
     not_before: int
     expires_at: int
+    # The publisher as PyPI names it in provenance (pypi-attestations' Publisher model:
+    # kind, repository, workflow, environment); None for a token minted without one.
+    identity: Optional[dict[str, Optional[str]]] = None
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,27 @@ class Registration:
         label: str = self.spec.label
         return label
 
+    @property
+    def attestation_identity(self) -> dict[str, Optional[str]]:
+        """The publisher in a file's provenance, with the configured values (warehouse's
+        ``attestation_identity`` of each publisher model; pypi-attestations' publishers)."""
+        spec = self.spec
+        if spec.service == "github":
+            return {
+                "environment": self.environment or None,
+                "kind": "GitHub",
+                "repository": spec.repository,
+                "workflow": spec.workflow,
+            }
+        if spec.service == "gitlab":
+            return {
+                "environment": self.environment or None,
+                "kind": "GitLab",
+                "repository": spec.project_path,
+                "workflow_filepath": spec.workflow_filepath,
+            }
+        return {"kind": "Google", "email": spec.email}
+
 
 def freeze_projects(spec: Any) -> None:
     """Shared by every publisher kind: ``projects`` as a frozenset; pending names one."""

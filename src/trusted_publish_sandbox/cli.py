@@ -14,6 +14,7 @@ from typing import Optional
 
 from .checks import MAX_FILE_SIZE
 from .core import TRUSTED_PUBLISHING_MODES, Sandbox
+from .faults import UPLOAD_FAULTS
 from .gitlab import GitLabIdentity
 from .google import GoogleIdentity
 from .oidc import Identity
@@ -120,6 +121,23 @@ def _parser() -> argparse.ArgumentParser:
         default="on",
         help="on, disabled (403/not-enabled) or absent (404)",
     )
+    parser.add_argument(
+        "--burn-token",
+        action="store_true",
+        help="offer POST /_/oidc/burn-token (PyPI has none: 404 without this flag)",
+    )
+    parser.add_argument(
+        "--upload-fault",
+        choices=UPLOAD_FAULTS,
+        default=None,
+        help="answer 200 to uploads but store nothing (drop) or other bytes (alter)",
+    )
+    parser.add_argument(
+        "--listing-lag",
+        type=float,
+        default=0.0,
+        help="seconds a new file stays out of the simple index, JSON API and Integrity API",
+    )
     return parser
 
 
@@ -151,6 +169,9 @@ def main(argv: Optional[list[str]] = None) -> int:
             max_file_size=args.max_file_size,
             trusted_publishing=args.trusted_publishing,
             tls=args.tls,
+            burn_token=args.burn_token,
+            upload_fault=args.upload_fault,
+            listing_lag=args.listing_lag,
         )
         sandbox.start()
     except (OSError, ValueError) as exc:

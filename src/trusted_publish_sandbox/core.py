@@ -42,6 +42,10 @@ class Sandbox:
     tokens reach a client through ``env()``, ``gitlab_env()`` and ``google_env()``.
     ``tls=True`` serves HTTPS with a CA made for the run (see ``ca_bundle``): twine and uv
     only speak HTTPS to the trusted-publishing endpoints.
+
+    ``burn_token=True`` stands for an index that offers ``POST /_/oidc/burn-token`` (PyPI
+    does not: by default it answers 404, as PyPI does). ``upload_fault`` and
+    ``listing_lag`` make an index that lies after the upload (see ``faults``).
     """
 
     def __init__(
@@ -61,6 +65,9 @@ class Sandbox:
         max_project_size: int = MAX_PROJECT_SIZE,
         trusted_publishing: str = "on",
         tls: bool = False,
+        burn_token: bool = False,
+        upload_fault: Optional[str] = None,
+        listing_lag: float = 0.0,
     ) -> None:
         self._lock = threading.RLock()
         self._host = host
@@ -97,6 +104,9 @@ class Sandbox:
         self.oidc_request_token = secrets.token_urlsafe(32)
         self._issued_jwts: list[str] = []
         self.faults = Faults(self._lock)
+        self.faults.upload_fault = upload_fault
+        self.faults.listing_lag = listing_lag
+        self.burn_token = burn_token
         self._storage_arg = Path(storage_dir) if storage_dir is not None else None
         self._storage: Optional[Path] = None
         self._owns_storage = False
@@ -413,6 +423,10 @@ class Sandbox:
     def release_age_days(self, project: str, version: str, days: float) -> None:
         """Pretend the release was created ``days`` ago (14+ closes it to new files)."""
         self.warehouse.set_release_age(project, version, days)
+
+    def provenance_url(self, project: str, version: str, filename: str) -> str:
+        """Where the Integrity API serves a file's provenance."""
+        return f"{self.base_url}/integrity/{project}/{version}/{filename}/provenance"
 
     def fail_next(
         self,

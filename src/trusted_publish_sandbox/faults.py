@@ -1,8 +1,14 @@
-"""Fault injection: answer the next requests under a path with chosen error statuses.
+"""Fault injection: error statuses for the next requests, and an index that lies.
 
 A test calls ``Sandbox.fail_next("/legacy/", [503, 503])``; the server asks ``Faults.take``
 before routing each request, and answers an ``InjectedFailure`` after reading the body
 (PyPI's front end fails after the bytes, too).
+
+Three faults only a read-back after the upload can see: ``upload_fault="drop"`` answers 200
+to every upload and stores nothing (a proxy or a sign-in page in front of an index does
+that); ``"alter"`` stores other bytes than it received; ``listing_lag`` hides each file from
+the simple index, the JSON API and the Integrity API for that many seconds after its upload
+(a cache in front of the index).
 """
 
 from __future__ import annotations
@@ -14,7 +20,10 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Optional, Union
 
-__all__ = ["Faults", "InjectedFailure"]
+__all__ = ["UPLOAD_FAULTS", "Faults", "InjectedFailure"]
+
+#: What the upload endpoint may do wrong while it answers 200 (None: nothing).
+UPLOAD_FAULTS = ("drop", "alter")
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,34 @@ class Faults:
     def __init__(self, lock: threading.RLock) -> None:
         self._lock = lock
         self._rules: list[_FailureRule] = []
+        self._upload_fault: Optional[str] = None
+        self._listing_lag = 0.0
+
+    @property
+    def upload_fault(self) -> Optional[str]:
+        """ "drop", "alter" (see ``UPLOAD_FAULTS``) or None."""
+        with self._lock:
+            return self._upload_fault
+
+    @upload_fault.setter
+    def upload_fault(self, value: Optional[str]) -> None:
+        if value is not None and value not in UPLOAD_FAULTS:
+            raise ValueError(f"upload_fault must be None or one of {UPLOAD_FAULTS}")
+        with self._lock:
+            self._upload_fault = value
+
+    @property
+    def listing_lag(self) -> float:
+        """Seconds a new file stays out of every listing."""
+        with self._lock:
+            return self._listing_lag
+
+    @listing_lag.setter
+    def listing_lag(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("listing_lag must not be negative")
+        with self._lock:
+            self._listing_lag = float(seconds)
 
     def add(
         self,

@@ -1,4 +1,5 @@
-"""The reading side of PyPI: the simple index (HTML and PEP 691 JSON) and the JSON API.
+"""The reading side of PyPI: the simple index (HTML and PEP 691 JSON), the JSON API and the
+Integrity API (PEP 740 provenance).
 
 Pages are built from the warehouse's ``Project`` records; the caller holds its lock.
 """
@@ -9,7 +10,7 @@ import html
 import json
 from collections.abc import Iterable
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 from packaging.utils import canonicalize_version
 from packaging.version import InvalidVersion, Version
@@ -18,7 +19,16 @@ from .form import UploadForm
 from .multipart import parse_header_params
 from .storage import Project, Release, StoredFile
 
-__all__ = ["SIMPLE_JSON", "project_json", "simple_index", "simple_project", "wants_json"]
+__all__ = [
+    "INTEGRITY_JSON",
+    "SIMPLE_JSON",
+    "Answer",
+    "project_json",
+    "provenance",
+    "simple_index",
+    "simple_project",
+    "wants_json",
+]
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 _SIMPLE_TYPES = {
@@ -49,6 +59,109 @@ def wants_json(accept: Optional[str], query: dict[str, list[str]]) -> bool:
             quality = 0.0
         best[kind] = max(best[kind], quality)
     return best["json"] > 0 and best["json"] >= best["html"]
+
+
+class Answer(NamedTuple):
+    """A whole HTTP answer, for the server to send as it is."""
+
+    status: int
+    body: bytes
+    content_type: str
+    headers: dict[str, str]
+
+
+INTEGRITY_JSON = "application/vnd.pypi.integrity.v1+json"
+_INTEGRITY_OFFERS = (INTEGRITY_JSON, "application/json")
+# warehouse/api/integrity.py: cache_control(10 * 60) and add_vary("Accept") wrap every answer
+# of the view; the CORS headers (warehouse/utils/cors.py) come with a provenance only.
+_INTEGRITY_CACHE = {"Cache-Control": "max-age=600, public", "Vary": "Accept"}
+_CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Headers": (
+        "Content-Type, If-Match, If-Modified-Since, If-None-Match, If-Unmodified-Since"
+    ),
+    "Access-Control-Allow-Methods": "GET",
+    "Access-Control-Max-Age": "86400",
+    "Access-Control-Expose-Headers": "X-PyPI-Last-Serial",
+}
+# Warehouse's HTML 404 page answers a path its traversal can't resolve (unknown project,
+# release or file); the JSON "No provenance" 404 is for a known file only.
+_HTML_404 = (
+    b"<!DOCTYPE html>\n<html>\n  <head><title>404 Not Found</title></head>\n"
+    b"  <body><h1>We looked everywhere but we couldn't find this page</h1></body>\n</html>\n"
+)
+
+
+def provenance(
+    proj: Optional[Project], version: str, filename: str, accept: Optional[str]
+) -> Answer:
+    """``GET /integrity/<project>/<version>/<filename>/provenance`` as warehouse's
+    ``provenance_for_file`` answers it (warehouse/api/integrity.py)."""
+    stored = _find_file(proj, version, filename)
+    if stored is None:
+        return Answer(404, _HTML_404, "text/html; charset=UTF-8", {})
+    content_type = _negotiate(accept, _INTEGRITY_OFFERS)
+    if content_type is None:
+        body = _compact({"message": "Request not acceptable"})
+        return Answer(406, body, "application/json", dict(_INTEGRITY_CACHE))
+    if stored.attestations is None or stored.publisher is None:
+        body = _compact({"message": f"No provenance available for {filename}"})
+        return Answer(404, body, "application/json", dict(_INTEGRITY_CACHE))
+    # IntegrityService.build_provenance: one bundle, the uploading publisher's, holding the
+    # attestations as uploaded; warehouse's json renderer sorts the keys.
+    document = {
+        "attestation_bundles": [
+            {"attestations": json.loads(stored.attestations), "publisher": stored.publisher}
+        ],
+        "version": 1,
+    }
+    body = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+    return Answer(200, body, content_type, {**_INTEGRITY_CACHE, **_CORS})
+
+
+def _find_file(proj: Optional[Project], version: str, filename: str) -> Optional[StoredFile]:
+    if proj is None:
+        return None
+    try:
+        canonical = canonicalize_version(version)
+    except InvalidVersion:
+        canonical = version
+    release = proj.releases.get(canonical)
+    for stored in release.files if release is not None else ():
+        if stored.filename == filename:
+            return stored
+    return None
+
+
+def _negotiate(accept: Optional[str], offers: tuple[str, ...]) -> Optional[str]:
+    """The offer webob's ``acceptable_offers`` puts first: the highest quality, ties in the
+    order offered; no Accept header takes the first offer."""
+    if accept is None or not accept.strip():
+        return offers[0]
+    ranges: list[tuple[str, float]] = []
+    for item in accept.split(","):
+        media, params = parse_header_params(item)
+        try:
+            quality = float(params.get("q", "1"))
+        except ValueError:
+            continue
+        ranges.append((media.lower(), quality))
+    scored: list[tuple[float, int, str]] = []
+    for position, offer in enumerate(offers):
+        kind = offer.split("/")[0]
+        # The most specific range that matches an offer sets its quality.
+        for pattern in (offer, f"{kind}/*", "*/*"):
+            qualities = [q for media, q in ranges if media == pattern]
+            if qualities:
+                if qualities[0] > 0:
+                    scored.append((-qualities[0], position, offer))
+                break
+    return min(scored)[2] if scored else None
+
+
+def _compact(payload: Any) -> bytes:
+    # webob's json= answers: json.dumps with compact separators.
+    return json.dumps(payload, separators=(",", ":")).encode()
 
 
 def simple_index(projects: Iterable[Project], serial: int, json_format: bool) -> tuple[str, str]:

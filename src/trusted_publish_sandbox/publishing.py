@@ -259,6 +259,7 @@ class TrustedPublishing:
                 projects=None if publisher.projects is None else frozenset(publisher.projects),
                 not_before=not_before,
                 expires_at=expires_at,
+                identity=publisher.attestation_identity,
             )
         )
         jti = claims.get("jti")
@@ -274,7 +275,11 @@ class TrustedPublishing:
     def burn(self, body: bytes) -> int:
         """``POST /_/oidc/burn-token``: revoke a minted token (uv calls it after upload).
 
-        PyPI answers 202 whether or not anything was revoked, so does the sandbox.
+        PyPI has no such endpoint (warehouse/oidc/__init__.py registers only the audience
+        and mint-token routes): the server offers this only when the sandbox is started
+        with ``burn_token=True``, standing for an index that has it. That index answers
+        202 whether or not anything was revoked; a revoked token is unknown from then on,
+        so an upload with it is refused as PyPI refuses an unknown token.
         """
         try:
             token = TokenPayload.model_validate_json(body).token

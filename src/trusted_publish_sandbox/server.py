@@ -4,65 +4,23 @@ service, GitLab's and Google's discovery documents, Google's metadata server) an
 from __future__ import annotations
 
 import contextlib
-import hmac
-import json
-import logging
 import socket
 import ssl
 import threading
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, Optional, Protocol
+from http.server import ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import parse_qs, quote, urlsplit
 
-from .faults import Faults, InjectedFailure
-from .google import METADATA_IDENTITY_PATH
-from .oidc import SigningKey, openid_configuration
+from .faults import InjectedFailure
+from .handler import CHUNK, Backend, logger
+from .issuers import IssuerRoutes
 from .pages import wants_json
-from .publishing import TrustedPublishing
-from .warehouse import LEGACY_REDIRECT_TEXT, Warehouse
+from .warehouse import LEGACY_REDIRECT_TEXT
 
 if TYPE_CHECKING:
     from socketserver import _RequestType
 
 __all__ = ["Backend", "SandboxHTTPServer"]
-
-logger = logging.getLogger("trusted_publish_sandbox")
-
-# Bodies of the small JSON endpoints are read whole; anything past this is drained unread.
-_MAX_SMALL_BODY = 1024 * 1024
-_CHUNK = 64 * 1024
-
-
-class Backend(Protocol):
-    """What the server answers from: ``Sandbox`` is one (a protocol, so that the server
-    does not import the sandbox that starts it)."""
-
-    warehouse: Warehouse
-    publishing: TrustedPublishing
-    faults: Faults
-    key: SigningKey
-    gitlab_key: SigningKey
-    google_key: SigningKey
-    oidc_request_token: str
-
-    @property
-    def base_url(self) -> str: ...
-
-    @property
-    def issuer(self) -> str: ...
-
-    @property
-    def gitlab_issuer(self) -> str: ...
-
-    @property
-    def google_issuer(self) -> str: ...
-
-    def id_token(self, audience: Optional[str] = None) -> str: ...
-
-    def gitlab_id_token(self, audience: str = "pypi") -> str: ...
-
-    def google_id_token(self, audience: str) -> str: ...
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):
@@ -113,30 +71,8 @@ class SandboxHTTPServer(ThreadingHTTPServer):
                 connection.shutdown(socket.SHUT_RDWR)
 
 
-def _reason(message: str) -> str:
-    # A status line is one line of ISO-8859-1, as PyPI's (warehouse encodes with
-    # "replace" for the same reason).
-    text = message.encode("iso-8859-1", "replace").decode("iso-8859-1")
-    return " ".join(text.split())
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(IssuerRoutes):
     server: SandboxHTTPServer
-    server_version = "trusted-publish-sandbox"
-    # Socket timeout: an idle keep-alive connection or a client stalled mid-body for
-    # this long is dropped instead of holding a thread forever.
-    timeout = 120
-
-    def setup(self) -> None:
-        super().setup()
-        if isinstance(self.connection, ssl.SSLSocket):
-            self.connection.do_handshake()
-
-    # -- plumbing --------------------------------------------------------------------
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("%s - %s", self.address_string(), format % args)
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -156,68 +92,6 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self._dispatch("PATCH")
 
-    def _send(
-        self,
-        status: int,
-        body: bytes = b"",
-        content_type: str = "text/plain; charset=utf-8",
-        *,
-        reason: Optional[str] = None,
-        headers: Optional[dict[str, str]] = None,
-        close: bool = False,
-    ) -> None:
-        self.send_response(status, _reason(reason) if reason is not None else None)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        if close:
-            self.send_header("Connection", "close")
-            self.close_connection = True
-        self.end_headers()
-        if self.command != "HEAD" and body:
-            self.wfile.write(body)
-
-    def _send_json(
-        self, status: int, payload: Any, *, headers: Optional[dict[str, str]] = None
-    ) -> None:
-        self._send(status, json.dumps(payload).encode(), "application/json", headers=headers)
-
-    def _send_message(self, status: int, message: str) -> None:
-        """An answer in warehouse's style: the message is the reason phrase and the body."""
-        accept = self.headers.get("Accept", "")
-        if "application/json" in accept:
-            title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
-            payload = {"message": message, "code": f"{status} {message}", "title": title}
-            self._send(
-                status, json.dumps(payload).encode(), "application/json", reason=message or None
-            )
-        else:
-            self._send(status, message.encode(), reason=message or None)
-
-    def _content_length(self) -> Optional[int]:
-        raw = self.headers.get("Content-Length")
-        if raw is None:
-            return None
-        try:
-            length = int(raw)
-        except ValueError:
-            return None
-        return length if length >= 0 else None
-
-    def _read_small_body(self) -> bytes:
-        length = self._content_length() or 0
-        data = bytearray()
-        while length > 0:
-            chunk = self.rfile.read(min(_CHUNK, length))
-            if not chunk:
-                self.close_connection = True
-                break
-            length -= len(chunk)
-            if len(data) < _MAX_SMALL_BODY:
-                data += chunk
-        return bytes(data)
-
     # -- dispatch --------------------------------------------------------------------
 
     def _dispatch(self, method: str) -> None:
@@ -225,7 +99,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._route(method)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
-        except Exception:
+        except Exception:  # noqa: BLE001 - one failed request must not end the server thread
             logger.exception("sandbox request failed: %s %s", method, urlsplit(self.path).path)
             self.close_connection = True
             with contextlib.suppress(OSError):
@@ -260,8 +134,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._issuers(path, query)
         elif path == "/simple" or path.startswith("/simple/"):
             self._simple(path, query)
-        elif path.startswith("/pypi/"):
+        else:
+            self._read(path)
+
+    def _read(self, path: str) -> None:
+        if path.startswith("/pypi/"):
             self._json_api(path)
+        elif path.startswith("/integrity/"):
+            self._integrity(path)
         elif path.startswith("/packages/"):
             self._package(path)
         elif path == "/":
@@ -269,7 +149,9 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send_message(404, "Not Found")
 
-    def _injected_failure(self, method: str, path: str, failure: InjectedFailure) -> None:
+    def _injected_failure(
+        self, method: str, path: str, failure: InjectedFailure, body: Optional[bytes] = None
+    ) -> None:
         # The body is read first: PyPI's front end fails after the bytes, too.
         if path == "/legacy/" and method == "POST":
             length = self._content_length()
@@ -286,74 +168,12 @@ class _Handler(BaseHTTPRequestHandler):
                     return
         elif method in ("POST", "PUT", "PATCH"):
             self._read_small_body()
-        self._send(failure.status, failure.body, reason=failure.reason, headers=failure.headers)
-
-    # -- the CIs' issuers --------------------------------------------------------------
-
-    def _issuers(self, path: str, query: dict[str, list[str]]) -> None:
-        sandbox = self.server.sandbox
-        if path.startswith("/_github/"):
-            self._github(path, query)
-        elif path == "/_gitlab/token":
-            # Not GitLab's: GitLab hands a job its ID tokens in variables. This lets a script
-            # driving the sandbox's command line get one to put in PYPI_ID_TOKEN.
-            if self._bearer_ok():
-                audience = (query.get("audience") or ["pypi"])[0]
-                self._send(200, sandbox.gitlab_id_token(audience).encode())
-        elif path.startswith("/_gitlab/"):
-            self._discovery(path, "/_gitlab", sandbox.gitlab_issuer, sandbox.gitlab_key)
-        elif path.startswith("/_google/"):
-            self._discovery(path, "/_google", sandbox.google_issuer, sandbox.google_key)
-        elif path == METADATA_IDENTITY_PATH:
-            self._metadata_identity(query)
-        else:
-            self._send_message(404, "Not Found")
-
-    def _github(self, path: str, query: dict[str, list[str]]) -> None:
-        sandbox = self.server.sandbox
-        if path == "/_github/token":
-            if not self._bearer_ok():
-                return
-            audience = query.get("audience", [None])[0]
-            token = sandbox.id_token(audience)
-            self._send_json(200, {"count": 1, "value": token})
-        else:
-            self._discovery(path, "/_github", sandbox.issuer, sandbox.key)
-
-    def _bearer_ok(self) -> bool:
-        """The runner's request token is in the Authorization header; else answer 401."""
-        expected = self.server.sandbox.oidc_request_token
-        scheme, _, credential = (self.headers.get("Authorization") or "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            credential.strip().encode(), expected.encode()
-        ):
-            self._send_json(401, {"message": "Bad credentials"})
-            return False
-        return True
-
-    def _discovery(self, path: str, prefix: str, issuer: str, key: SigningKey) -> None:
-        """An issuer's discovery document and JWKS: what PyPI fetches to check signatures."""
-        if path == f"{prefix}/.well-known/jwks":
-            self._send_json(200, key.jwks())
-        elif path == f"{prefix}/.well-known/openid-configuration":
-            self._send_json(200, openid_configuration(issuer))
-        else:
-            self._send_message(404, "Not Found")
-
-    # -- Google's metadata server ------------------------------------------------------
-
-    def _metadata_identity(self, query: dict[str, list[str]]) -> None:
-        # The metadata server answers only requests that carry this header (it keeps a
-        # page that merely fetches a URL from reading the machine's credentials).
-        if self.headers.get("Metadata-Flavor") != "Google":
-            self._send(403, b"Missing required header: Metadata-Flavor: Google\n")
-            return
-        audience = (query.get("audience") or [""])[0]
-        if not audience:
-            self._send(400, b"non-empty audience parameter required\n")
-            return
-        token = self.server.sandbox.google_id_token(audience)
-        self._send(200, token.encode(), "text/html", headers={"Metadata-Flavor": "Google"})
+        self._send(
+            failure.status,
+            failure.body if body is None else body,
+            reason=failure.reason,
+            headers=failure.headers,
+        )
 
     # -- PyPI: trusted publishing ------------------------------------------------------
 
@@ -367,7 +187,9 @@ class _Handler(BaseHTTPRequestHandler):
             "/_/oidc/github/mint-token",
             "/_/oidc/burn-token",
         )
-        if mode == "absent" or path not in routes:
+        # PyPI has no burn-token endpoint: only a sandbox started with burn_token=True does.
+        burn_missing = path == "/_/oidc/burn-token" and not sandbox.burn_token
+        if mode == "absent" or path not in routes or burn_missing:
             self._send_message(404, "Not Found")
             return
         if path == "/_/oidc/audience":
@@ -394,7 +216,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = self._content_length() or 0
         received = 0
         while received < length:
-            chunk = self.rfile.read(min(_CHUNK, length - received))
+            chunk = self.rfile.read(min(CHUNK, length - received))
             if not chunk:
                 self.close_connection = True
                 break
@@ -414,12 +236,18 @@ class _Handler(BaseHTTPRequestHandler):
             warehouse.refuse_unsized_upload()
             self._send(411, b"Length Required", reason="Length Required", close=True)
             return
+        if self.server.sandbox.faults.upload_fault == "drop":
+            # 200 after the whole body, and nothing kept: a proxy or sign-in page would.
+            self._injected_failure("POST", "/legacy/", InjectedFailure(200, None), body=b"")
+            return
         result = warehouse.receive_upload(
             self.rfile, length, self.headers.get("Content-Type"), self.headers.get("Authorization")
         )
         if result is None:  # the client went away before the end of the body
             self.close_connection = True
         elif result.status == 200:
+            if self.server.sandbox.faults.upload_fault == "alter" and result.filename:
+                warehouse.alter_file(result.filename)
             # PyPI's success body holds its warnings, one per line; the sandbox has none.
             self._send(200, result.message.encode())
         else:
@@ -452,7 +280,9 @@ class _Handler(BaseHTTPRequestHandler):
         if canonical != name or not path.endswith("/"):
             self._redirect(f"/simple/{quote(canonical)}/")
             return
-        text, content_type = warehouse.simple_project(name, sandbox.base_url, as_json)
+        text, content_type = warehouse.simple_project(
+            name, sandbox.base_url, as_json, sandbox.faults.listing_lag
+        )
         self._send(
             200,
             text.encode(),
@@ -473,11 +303,24 @@ class _Handler(BaseHTTPRequestHandler):
             rest = f"/{version}" if version else ""
             self._redirect(f"/pypi/{quote(canonical)}{rest}/json")
             return
-        document = sandbox.warehouse.project_json(name, sandbox.base_url, version)
+        document = sandbox.warehouse.project_json(
+            name, sandbox.base_url, version, sandbox.faults.listing_lag
+        )
         if document is None:
             self._send_json(404, {"message": "Not Found"})
             return
         self._send_json(200, document, headers={"X-PyPI-Last-Serial": str(document["last_serial"])})
+
+    def _integrity(self, path: str) -> None:
+        sandbox = self.server.sandbox
+        parts = path.split("/")  # "", "integrity", project, version, filename, "provenance"
+        if len(parts) != 6 or parts[5] != "provenance" or not all(parts[2:5]):
+            self._send_message(404, "Not Found")
+            return
+        answer = sandbox.warehouse.provenance(
+            parts[2], parts[3], parts[4], self.headers.get("Accept"), sandbox.faults.listing_lag
+        )
+        self._send(answer.status, answer.body, answer.content_type, headers=answer.headers)
 
     def _package(self, path: str) -> None:
         sandbox = self.server.sandbox
@@ -494,7 +337,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with file_path.open("rb") as handle:
             while True:
-                chunk = handle.read(_CHUNK)
+                chunk = handle.read(CHUNK)
                 if not chunk:
                     break
                 self.wfile.write(chunk)

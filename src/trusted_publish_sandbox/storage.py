@@ -19,7 +19,7 @@ from packaging.utils import canonicalize_name, canonicalize_version
 
 from .body import ContentPart
 
-__all__ = ["Project", "Release", "Storage", "StoredFile"]
+__all__ = ["Project", "Release", "Storage", "StoredFile", "listed"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,9 @@ class StoredFile:
     metadata_sha256: Optional[str] = None
     metadata_blake2_256: Optional[str] = None
     attestations: Optional[str] = None  # the form's JSON array of PEP 740 attestations
+    # The trusted publisher that uploaded it with attestations, as PyPI writes it in the
+    # file's provenance (pypi-attestations' Publisher model); None without attestations.
+    publisher: Optional[dict[str, Optional[str]]] = None
 
 
 @dataclass
@@ -168,6 +171,7 @@ class Storage:
         requires_python: Optional[str],
         file_metadata: Optional[bytes],
         attestations: Optional[str],
+        publisher: Optional[dict[str, Optional[str]]] = None,
     ) -> None:
         """Keep an accepted file: move it into place and record it (every check passed)."""
         if self.directory is None:
@@ -210,10 +214,49 @@ class Storage:
             metadata_sha256=metadata_sha256,
             metadata_blake2_256=metadata_blake2,
             attestations=attestations,
+            publisher=publisher if attestations is not None else None,
         )
         release.files.append(stored)
         self.used_filenames.add(content.filename)
         self.serial += 1
+
+    # -- faults ----------------------------------------------------------------------
+
+    def alter_file(self, filename: str) -> None:
+        """Change a stored file's bytes (and so its digests): an index that keeps other
+        bytes than it received."""
+        for proj in self.projects.values():
+            for release in proj.releases.values():
+                for i, stored in enumerate(release.files):
+                    if stored.filename == filename:
+                        data = stored.path.read_bytes() + b"\0altered by the sandbox"
+                        stored.path.write_bytes(data)
+                        release.files[i] = dataclasses.replace(
+                            stored,
+                            size=len(data),
+                            md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
+                            sha256=hashlib.sha256(data).hexdigest(),
+                            blake2_256=hashlib.blake2b(data, digest_size=32).hexdigest(),
+                        )
+                        return
+        raise KeyError(filename)
+
+
+def listed(project: Project, lag: float) -> Project:
+    """The project as its listings show it: without the files uploaded in the last ``lag``
+    seconds (a cache in front of the index); the project itself when there is no lag."""
+    if lag <= 0:
+        return project
+    before = time.time() - lag
+    return dataclasses.replace(
+        project,
+        releases={
+            key: dataclasses.replace(
+                release, files=[f for f in release.files if f.upload_time <= before]
+            )
+            for key, release in project.releases.items()
+        },
+    )
 
 
 def _copy_file(stored: StoredFile) -> StoredFile:

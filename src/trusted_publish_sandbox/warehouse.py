@@ -41,7 +41,7 @@ from .form import UploadForm, form_error, parse_form_metadata
 from .metadata_rules import readme_refusal
 from .multipart import MultipartError, boundary_from_content_type
 from .refusal import Refusal, bad
-from .storage import Storage, StoredFile
+from .storage import Storage, StoredFile, listed
 
 __all__ = ["LEGACY_REDIRECT_TEXT", "UploadAttempt", "UploadResult", "Warehouse"]
 
@@ -175,6 +175,11 @@ class Warehouse:
         """Delete a file; its name stays burnt, as on PyPI."""
         with self.lock:
             self._storage.delete_file(filename)
+
+    def alter_file(self, filename: str) -> None:
+        """Change a stored file's bytes (the ``alter`` upload fault)."""
+        with self.lock:
+            self._storage.alter_file(filename)
 
     # -- tokens ----------------------------------------------------------------------
 
@@ -380,6 +385,7 @@ class Warehouse:
             requires_python=str(meta.requires_python) if meta.requires_python else None,
             file_metadata=prepared.file_metadata if content.filename.endswith(".whl") else None,
             attestations=form.get("attestations"),
+            publisher=uploader.token.identity if uploader.token is not None else None,
         )
         return ""
 
@@ -404,17 +410,31 @@ class Warehouse:
             projects = self._storage.projects.values()
             return pages.simple_index(projects, self._storage.serial, json_format)
 
-    def simple_project(self, name: str, base_url: str, json_format: bool) -> tuple[str, str]:
+    def simple_project(
+        self, name: str, base_url: str, json_format: bool, lag: float = 0.0
+    ) -> tuple[str, str]:
+        """``/simple/<name>/``; files newer than ``lag`` seconds are not listed yet."""
         with self.lock:
-            project = self._storage.projects[canonicalize_name(name)]
+            project = listed(self._storage.projects[canonicalize_name(name)], lag)
             return pages.simple_project(project, self._storage.serial, base_url, json_format)
 
     def project_json(
-        self, name: str, base_url: str, version: Optional[str] = None
+        self, name: str, base_url: str, version: Optional[str] = None, lag: float = 0.0
     ) -> Optional[dict[str, Any]]:
         """The ``/pypi/<project>[/<version>]/json`` document, or None (404)."""
         with self.lock:
             project = self._storage.project(name)
             if project is None:
                 return None
+            project = listed(project, lag)
             return pages.project_json(project, self._storage.serial, base_url, version)
+
+    def provenance(
+        self, name: str, version: str, filename: str, accept: Optional[str], lag: float = 0.0
+    ) -> pages.Answer:
+        """``/integrity/<name>/<version>/<filename>/provenance`` (see ``pages.provenance``)."""
+        with self.lock:
+            project = self._storage.project(name)
+            return pages.provenance(
+                None if project is None else listed(project, lag), version, filename, accept
+            )
