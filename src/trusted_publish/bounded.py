@@ -178,6 +178,42 @@ def with_retries(
             sleep(wait)
 
 
+def call(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    what: str,
+    policy: RetryPolicy,
+    cap: int = SMALL_JSON_CAP,
+    request_kwargs: Callable[[], dict[str, Any]] = dict,
+    on_retry: Callable[[str, int, float], None] | None = None,
+) -> Reply:
+    """One small request, bounded, retried on connection failures, timeouts, 5xx and 429.
+
+    `request_kwargs()` gives each attempt its own arguments (a token exchange sends a fresh,
+    single-use OIDC token each time). Raises `TooLarge`, or `GaveUp` when retries ran out
+    (its `last.reply` is the last answer, if one came).
+    """
+
+    def attempt(_: float) -> Reply:
+        try:
+            reply = request(
+                session,
+                method,
+                url,
+                what=what,
+                cap=cap,
+                seconds=policy.request_seconds,
+                **request_kwargs(),
+            )
+        except TransportFailed as exc:
+            raise Retryable(exc.reason) from None
+        return raise_for_retry(reply)
+
+    return with_retries(policy, attempt, on_retry=on_retry)
+
+
 def retry_after(value: str | None) -> float | None:
     """Retry-After as seconds: either a number of seconds or an HTTP date."""
     import email.utils

@@ -165,28 +165,15 @@ def _call(
     kwargs: Callable[[], dict[str, Any]],
     console: Console | None = None,
 ) -> Reply:
-    """One exchange call, retried on connection failures, timeouts, 5xx and 429."""
-
-    def attempt(_: float) -> Reply:
-        try:
-            reply = bounded.request(
-                session,
-                method,
-                url,
-                what=what,
-                cap=bounded.SMALL_JSON_CAP,
-                seconds=policy.request_seconds,
-                **kwargs(),
-            )
-        except bounded.TransportFailed as exc:
-            raise bounded.Retryable(exc.reason) from None
-        return bounded.raise_for_retry(reply)
+    """One exchange call (see `bounded.call`), its retries said on the console."""
 
     def note(reason: str, retry: int, wait: float) -> None:
         if console is not None:
             console.info(f"{what}: {reason}; retry {retry} of {policy.max_retries} in {wait:.1f} s")
 
-    return bounded.with_retries(policy, attempt, on_retry=note)
+    return bounded.call(
+        session, method, url, what=what, policy=policy, request_kwargs=kwargs, on_retry=note
+    )
 
 
 def _unreachable(index: Index, exc: bounded.GaveUp, call: str) -> CredentialError:

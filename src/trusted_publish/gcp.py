@@ -89,25 +89,14 @@ def fetch_identity_token(
     """
     query = urlencode({"audience": audience, "format": "full"})
 
-    def attempt(_: float) -> bounded.Reply:
-        try:
-            reply = bounded.request(
-                session,
-                "GET",
-                f"{url}?{query}",
-                what="the identity token request",
-                cap=bounded.SMALL_JSON_CAP,
-                seconds=policy.request_seconds,
-                headers={"Metadata-Flavor": "Google"},
-            )
-        except bounded.TransportFailed as exc:
-            raise bounded.Retryable(exc.reason) from None
-        return bounded.raise_for_retry(reply)
-
     try:
-        resp = bounded.with_retries(
-            policy,
-            attempt,
+        resp = bounded.call(
+            session,
+            "GET",
+            f"{url}?{query}",
+            what="the identity token request",
+            policy=policy,
+            request_kwargs=lambda: {"headers": {"Metadata-Flavor": "Google"}},
             on_retry=lambda reason, n, wait: console.info(
                 f"Google's metadata server: {reason}; retry {n} of {policy.max_retries} "
                 f"in {wait:.1f} s"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from . import bounded
-from .bounded import Reply, RetryPolicy
+from .bounded import RetryPolicy
 from .claims import claim_lines, unverified_claims
 from .diagnose import no_token_error
 from .errors import CredentialError
@@ -79,25 +79,15 @@ def fetch_oidc_token(
     url = f"{request.url}{sep}audience={quote(audience, safe='')}"
     where = sanitize_url(request.url)
 
-    def attempt(_: float) -> Reply:
-        try:
-            reply = bounded.request(
-                session,
-                "GET",
-                url,
-                what="the OIDC token request",
-                cap=bounded.SMALL_JSON_CAP,
-                seconds=policy.request_seconds,
-                headers={"Authorization": f"bearer {request.bearer}", "Accept": "application/json"},
-            )
-        except bounded.TransportFailed as exc:
-            raise bounded.Retryable(exc.reason) from None
-        return bounded.raise_for_retry(reply)
-
+    headers = {"Authorization": f"bearer {request.bearer}", "Accept": "application/json"}
     try:
-        resp = bounded.with_retries(
-            policy,
-            attempt,
+        resp = bounded.call(
+            session,
+            "GET",
+            url,
+            what="the OIDC token request",
+            policy=policy,
+            request_kwargs=lambda: {"headers": headers},
             on_retry=lambda reason, n, wait: console.info(
                 f"GitHub's OIDC token service: {reason}; retry {n} of "
                 f"{policy.max_retries} in {wait:.1f} s"
