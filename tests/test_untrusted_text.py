@@ -98,9 +98,9 @@ def assert_summary_holds(summary: str) -> None:
         outside.append(line)
     assert fence is None, "a block was never closed"
     headings = [line for line in outside if line.startswith("#")]
-    assert all(
-        h.startswith(("## ", "### What went wrong", "### Releases")) for h in headings
-    ), headings
+    assert all(h.startswith(("## ", "### What went wrong", "### Releases")) for h in headings), (
+        headings
+    )
     for line in outside:
         if line.startswith("|"):
             assert unescaped_pipes(line) == 7, line
