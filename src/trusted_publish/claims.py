@@ -1,5 +1,6 @@
-"""Reading a CI's OIDC token (a JWT) for diagnostics: its claims, and which kind of trusted
-publisher PyPI matches them against. The index verifies the token; we only read it to tell
+"""Reading a CI's OIDC token (a JWT) for diagnostics: its claims, which kind of trusted
+publisher PyPI matches them against, and the publisher it would need, shown the same way for
+every kind. The index verifies the token; we only read it to tell
 the user what the index saw, and never print the token itself.
 """
 
@@ -7,8 +8,11 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from .index import Index
 
 #: GitHub's claims worth showing when PyPI refuses a token: what PyPI matches publishers on
 #: (warehouse/oidc/models/github.py; it ignores `sub` and `workflow_ref`), and what tells a
@@ -70,3 +74,28 @@ def claim_lines(token: str) -> list[str]:
     claims = unverified_claims(token)
     names = {"github": GITHUB_CLAIMS, "gitlab": GITLAB_CLAIMS, "google": GOOGLE_CLAIMS}
     return [f"{name}: {claims[name]}" for name in names[publisher_kind(claims)] if name in claims]
+
+
+def publisher_lines(
+    token: str,
+    fields: Sequence[tuple[str, str]],
+    index: Index,
+    projects: Sequence[str],
+    form_url: Callable[[str], str],
+) -> list[str]:
+    """What a refused exchange shows of the publisher PyPI would need, for every kind: the
+    table of its fields (read off `token`'s claims), a link per project to PyPI's form
+    filled in (`form_url(form)`), and where a pending publisher is made."""
+    width = max(len(name) for name, _ in fields) + 2
+    lines = [f"What the index's trusted publisher must say (from this {token}):"]
+    lines.extend(f"    {name:<{width}}{value}" for name, value in fields)
+    for project in projects:
+        form = index.publisher_form_url(project)
+        if form:
+            lines.append(f"Add it for {project}: {form_url(form)}")
+    if index.pending_publisher_url:
+        lines.append(
+            "(A project that does not exist yet needs a pending publisher: "
+            f"{index.pending_publisher_url})"
+        )
+    return lines

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from packaging.utils import canonicalize_name
 
 from . import gcp, gitlab
-from .claims import publisher_kind
+from .claims import publisher_kind, publisher_lines
 from .errors import CredentialError
 
 if TYPE_CHECKING:
@@ -168,22 +168,13 @@ def _github_help(
     publisher = GitHubPublisher.from_claims(claims)
     if publisher is None:
         return None
-    lines = [
-        "What the index's trusted publisher must say (from this job's OIDC token):",
-        f"    Owner             {publisher.owner}",
-        f"    Repository name   {publisher.repository}",
-        f"    Workflow name     {publisher.workflow_filename}",
-        f"    Environment name  {publisher.environment or '(leave empty)'}",
+    fields = [
+        ("Owner", publisher.owner),
+        ("Repository name", publisher.repository),
+        ("Workflow name", publisher.workflow_filename),
+        ("Environment name", publisher.environment or "(leave empty)"),
     ]
-    for project in projects:
-        form = index.publisher_form_url(project)
-        if form:
-            lines.append(f"Add it for {project}: {publisher.form_url(form)}")
-    if index.pending_publisher_url:
-        lines.append(
-            "(A project that does not exist yet needs a pending publisher: "
-            f"{index.pending_publisher_url})"
-        )
+    lines = publisher_lines("job's OIDC token", fields, index, projects, publisher.form_url)
     likely: list[str] = []
     if publisher.is_reusable_elsewhere:
         likely.append(

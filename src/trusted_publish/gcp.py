@@ -19,6 +19,7 @@ from urllib.parse import urlencode, urlsplit
 
 from . import bounded
 from .bounded import RetryPolicy
+from .claims import publisher_lines
 from .errors import CredentialError
 
 if TYPE_CHECKING:
@@ -191,20 +192,8 @@ def publisher_help(
                 "request its ID token with `includeEmail: true`."
             ],
         )
-    lines = [
-        "What the index's trusted publisher must say (from this service account's token):",
-        f"    Email              {publisher.email}",
-        f"    Subject (optional) {publisher.sub or '(leave empty)'}",
-    ]
-    for project in projects:
-        form = index.publisher_form_url(project)
-        if form:
-            lines.append(f"Add it for {project}: {publisher.form_url(form)}")
-    if index.pending_publisher_url:
-        lines.append(
-            "(A project that does not exist yet needs a pending publisher: "
-            f"{index.pending_publisher_url})"
-        )
+    fields = [("Email", publisher.email), ("Subject (optional)", publisher.sub or "(leave empty)")]
+    lines = publisher_lines("service account's token", fields, index, projects, publisher.form_url)
     likely = [
         f"PyPI compares the email exactly, case included: the publisher must name "
         f"{publisher.email}, the account this job runs as.",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import urlencode
 
-from .claims import unverified_claims
+from .claims import publisher_lines, unverified_claims
 from .errors import CredentialError
 
 if TYPE_CHECKING:
@@ -171,24 +171,15 @@ def publisher_help(
     publisher = GitLabPublisher.from_claims(claims)
     if publisher is None:
         return None
-    lines = [
-        "What the index's trusted publisher must say (from this job's ID token):",
-        f"    Namespace                     {publisher.namespace}",
-        f"    Project name                  {publisher.project}",
-        f"    Top-level pipeline file path  {publisher.workflow_filepath}",
-        f"    Environment name              {publisher.environment or '(leave empty)'}",
+    fields = [
+        ("Namespace", publisher.namespace),
+        ("Project name", publisher.project),
+        ("Top-level pipeline file path", publisher.workflow_filepath),
+        ("Environment name", publisher.environment or "(leave empty)"),
     ]
     if publisher.self_managed:
-        lines.append(f"    GitLab instance               {publisher.issuer}")
-    for project in projects:
-        form = index.publisher_form_url(project)
-        if form:
-            lines.append(f"Add it for {project}: {publisher.form_url(form)}")
-    if index.pending_publisher_url:
-        lines.append(
-            "(A project that does not exist yet needs a pending publisher: "
-            f"{index.pending_publisher_url})"
-        )
+        fields.append(("GitLab instance", publisher.issuer))
+    lines = publisher_lines("job's ID token", fields, index, projects, publisher.form_url)
     likely: list[str] = []
     if "ci_config_ref_uri claim does not match" in descriptions:
         likely.append(
