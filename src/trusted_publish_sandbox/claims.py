@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Protocol
+from typing import Any, Optional, Protocol, Union
 
 __all__ = [
     "InvalidPublisherError",
@@ -81,6 +81,16 @@ class Registration:
                 "workflow_filepath": spec.workflow_filepath,
             }
         return {"kind": "Google", "email": spec.email}
+
+
+class ScopedToProjects:
+    """What every publisher kind shares: the projects it may upload to (None: any)."""
+
+    projects: Optional[Union[str, Iterable[str]]]
+
+    @property
+    def project_names(self) -> Optional[frozenset[str]]:
+        return None if self.projects is None else frozenset(self.projects)
 
 
 def freeze_projects(spec: Any) -> None:

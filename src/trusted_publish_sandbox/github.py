@@ -17,6 +17,7 @@ from .claims import (
     InvalidPublisherError,
     Registration,
     ReusedTokenError,
+    ScopedToProjects,
     for_environment,
     freeze_projects,
     require_claims,
@@ -44,7 +45,7 @@ _REQUIRED_CLAIMS = (
 
 
 @dataclass(frozen=True)
-class RegisteredPublisher:
+class RegisteredPublisher(ScopedToProjects):
     """A GitHub trusted publisher as registered on PyPI.
 
     ``projects`` None is a sandbox convenience: tokens minted through it may upload to
@@ -72,10 +73,6 @@ class RegisteredPublisher:
         freeze_projects(self)
         if self.environment == "":
             object.__setattr__(self, "environment", None)
-
-    @property
-    def project_names(self) -> Optional[frozenset[str]]:
-        return None if self.projects is None else frozenset(self.projects)
 
     @property
     def label(self) -> str:

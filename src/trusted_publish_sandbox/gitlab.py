@@ -25,6 +25,7 @@ from .claims import (
     InvalidPublisherError,
     Registration,
     ReusedTokenError,
+    ScopedToProjects,
     for_environment,
     freeze_projects,
     require_claims,
@@ -125,7 +126,7 @@ class GitLabIdentity:
 
 
 @dataclass(frozen=True)
-class GitLabPublisher:
+class GitLabPublisher(ScopedToProjects):
     """A GitLab trusted publisher: ``NAMESPACE/PROJECT``, the top-level pipeline file path,
     maybe an environment. ``issuer_url`` None is the sandbox's own GitLab instance."""
 
@@ -160,10 +161,6 @@ class GitLabPublisher:
     @property
     def project(self) -> str:
         return self.project_path.rsplit("/", 1)[1]
-
-    @property
-    def project_names(self) -> Optional[frozenset[str]]:
-        return None if self.projects is None else frozenset(self.projects)
 
     @property
     def label(self) -> str:

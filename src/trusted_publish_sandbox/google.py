@@ -18,7 +18,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Optional, Union
 
-from .claims import InvalidPublisherError, Registration, freeze_projects, require_claims, text
+from .claims import (
+    InvalidPublisherError,
+    Registration,
+    ScopedToProjects,
+    freeze_projects,
+    require_claims,
+    text,
+)
 
 __all__ = ["GoogleIdentity", "GooglePublisher", "find"]
 
@@ -64,7 +71,7 @@ class GoogleIdentity:
 
 
 @dataclass(frozen=True)
-class GooglePublisher:
+class GooglePublisher(ScopedToProjects):
     """A Google trusted publisher: a service account's email, maybe its subject (``sub``)."""
 
     service: ClassVar[str] = "google"
@@ -80,10 +87,6 @@ class GooglePublisher:
         freeze_projects(self)
         if not self.sub:
             object.__setattr__(self, "sub", None)
-
-    @property
-    def project_names(self) -> Optional[frozenset[str]]:
-        return None if self.projects is None else frozenset(self.projects)
 
     @property
     def label(self) -> str:
