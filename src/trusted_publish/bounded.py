@@ -178,6 +178,20 @@ def with_retries(
             sleep(wait)
 
 
+def announce(
+    say: Callable[[str], None] | None, label: str, policy: RetryPolicy
+) -> Callable[[str, int, float], None] | None:
+    """The `on_retry` of `with_retries` that tells each retry in one line, the same line for
+    every request we retry (`label`: what is being retried); None when nothing is told."""
+    if say is None:
+        return None
+
+    def note(reason: str, retry: int, wait: float) -> None:
+        say(f"{label}: {reason}; retry {retry} of {policy.max_retries} in {wait:.1f} s")
+
+    return note
+
+
 def call(
     session: requests.Session,
     method: str,

@@ -48,7 +48,7 @@ def discover_audience(
     web_url = index.web_url
     url = f"{web_url}/_/oidc/audience"
     try:
-        resp = _call(session, "GET", url, what="the audience request", policy=policy, kwargs=dict)
+        resp = bounded.call(session, "GET", url, what="the audience request", policy=policy)
     except bounded.TooLarge as exc:
         raise CredentialError(
             f"The index at {web_url}: {exc.reason}.",
@@ -103,14 +103,14 @@ def mint_token(
         return {"json": {"token": sent["jwt"]}}
 
     try:
-        resp = _call(
+        resp = bounded.call(
             session,
             "POST",
             url,
             what="the mint-token request",
             policy=policy,
-            kwargs=body,
-            console=console,
+            request_kwargs=body,
+            on_retry=bounded.announce(console.info, "the mint-token request", policy),
         )
     except bounded.TooLarge as exc:
         raise CredentialError(
@@ -152,27 +152,6 @@ def mint_token(
         f"The index at {web_url} refused to exchange the OIDC token for an upload token.",
         details=details,
         fix=fix,
-    )
-
-
-def _call(
-    session: requests.Session,
-    method: str,
-    url: str,
-    *,
-    what: str,
-    policy: RetryPolicy,
-    kwargs: Callable[[], dict[str, Any]],
-    console: Console | None = None,
-) -> Reply:
-    """One exchange call (see `bounded.call`), its retries said on the console."""
-
-    def note(reason: str, retry: int, wait: float) -> None:
-        if console is not None:
-            console.info(f"{what}: {reason}; retry {retry} of {policy.max_retries} in {wait:.1f} s")
-
-    return bounded.call(
-        session, method, url, what=what, policy=policy, request_kwargs=kwargs, on_retry=note
     )
 
 

@@ -98,10 +98,7 @@ def fetch_identity_token(
             what="the identity token request",
             policy=policy,
             request_kwargs=lambda: {"headers": {"Metadata-Flavor": "Google"}},
-            on_retry=lambda reason, n, wait: console.info(
-                f"Google's metadata server: {reason}; retry {n} of {policy.max_retries} "
-                f"in {wait:.1f} s"
-            ),
+            on_retry=bounded.announce(console.info, "Google's metadata server", policy),
         )
     except bounded.TooLarge as exc:
         raise CredentialError(

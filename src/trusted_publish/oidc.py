@@ -88,10 +88,7 @@ def fetch_oidc_token(
             what="the OIDC token request",
             policy=policy,
             request_kwargs=lambda: {"headers": headers},
-            on_retry=lambda reason, n, wait: console.info(
-                f"GitHub's OIDC token service: {reason}; retry {n} of "
-                f"{policy.max_retries} in {wait:.1f} s"
-            ),
+            on_retry=bounded.announce(console.info, "GitHub's OIDC token service", policy),
         )
     except bounded.TooLarge as exc:
         raise CredentialError(

@@ -17,7 +17,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Callable
 
 from . import bounded
-from .bounded import GaveUp, Reply, Retryable, RetryPolicy, raise_for_retry, with_retries
+from .bounded import GaveUp, Reply, Retryable, RetryPolicy, announce, raise_for_retry, with_retries
 from .diagnose import upload_refusal_fix
 from .errors import UploadError
 from .net import sanitize_url
@@ -232,14 +232,14 @@ def send(
             attestations=attestations,
         )
 
-    def note(reason: str, retry: int, wait: float) -> None:
-        if on_retry:
-            on_retry(
-                f"{dist.filename}: {reason}; retry {retry} of {policy.max_retries} in {wait:.1f} s"
-            )
-
     try:
-        return with_retries(policy, attempt, on_retry=note, clock=clock, sleep=sleep)
+        return with_retries(
+            policy,
+            attempt,
+            on_retry=announce(on_retry, dist.filename, policy),
+            clock=clock,
+            sleep=sleep,
+        )
     except GaveUp as exc:
         error = UploadError(
             f"Uploading {dist.filename} to {sanitize_url(url)} failed after {exc.tries} "
