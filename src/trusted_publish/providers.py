@@ -33,9 +33,6 @@ if TYPE_CHECKING:
     from .console import Console
     from .index import Index
 
-#: The values of `trusted-publishing-provider`.
-PROVIDERS = ("auto", "github", "gitlab", "google")
-
 
 class TokenSource(Protocol):
     """One CI's OIDC tokens."""

@@ -342,8 +342,3 @@ def _refuse_closed_releases(todo: list[Distribution], lookup: Lookup) -> None:
             fix="Publish these files under a new version: bump the version, rebuild, and "
             "publish every file of it.",
         )
-
-
-def _clash(dist: Distribution, theirs: str) -> str:
-    """The two digests of a taken file name, said the same way before and after uploading."""
-    return f"the index has sha256 {theirs}, this file has {dist.sha256}"
