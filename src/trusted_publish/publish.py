@@ -66,8 +66,9 @@ def publish(
     """
     stop = stop or StopRequest()
     verify_policy = verify_policy or VerifyPolicy()
-    index = inputs.index
-    report = report or Report(index=index, dry_run=inputs.dry_run)
+    report = report or Report(index=inputs.index, dry_run=inputs.dry_run)
+    # The one description of the index this run publishes to, shared with the report.
+    index = report.index
     with console.group("Checking distributions"), _timed(report, "checks"):
         dists = collect(
             inputs.packages_dir,
@@ -118,6 +119,7 @@ def publish(
         _after_exchange(
             inputs,
             dists,
+            index=index,
             session=session,
             credentials=credentials,
             static_auth=static_auth,
@@ -143,6 +145,7 @@ def _after_exchange(
     inputs: Inputs,
     dists: list[Distribution],
     *,
+    index: Index,
     session: requests.Session,
     credentials: Credentials,
     static_auth: tuple[str, str] | None,
@@ -156,7 +159,6 @@ def _after_exchange(
     minted: TrustedPublishingCredentials | None,
 ) -> None:
     """The stages that hold an upload token: look-up, signing, uploads, verification."""
-    index = inputs.index
     source = minted.source if minted else None
     lookup = Lookup(session, index, auth=static_auth, request_seconds=inputs.request_timeout)
     with console.group("Asking the index which files it already has"), _timed(report, "look-up"):
