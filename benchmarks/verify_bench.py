@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from builders import make_wheel  # noqa: E402
 from trusted_publish import publish as publish_module  # noqa: E402
-from trusted_publish.bounded import make_session  # noqa: E402
 from trusted_publish.console import Console  # noqa: E402
+from trusted_publish.http.transport import make_session  # noqa: E402
 from trusted_publish.inputs import load_inputs  # noqa: E402
 from trusted_publish.report import Report, Verified  # noqa: E402
 from trusted_publish_sandbox import Sandbox  # noqa: E402

@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 import yaml
 
-from trusted_publish import ondemand
-from trusted_publish._bootstrap import venv_key
 from trusted_publish.inputs import Inputs, env_name, input_name, load_inputs
+from trusted_publish.runtime import extras
+from trusted_publish.runtime.bootstrap import venv_key
 from trusted_publish_sandbox import RegisteredPublisher, Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -222,7 +222,7 @@ def test_every_step_is_bash_with_utf8_and_runs_no_other_action() -> None:
 
 def test_every_output_the_report_writes_is_an_output_of_the_action(tmp_path: Path) -> None:
     from trusted_publish.console import Console
-    from trusted_publish.index import Index
+    from trusted_publish.index.target import Index
     from trusted_publish.report import Report
 
     written = tmp_path / "output"
@@ -455,7 +455,7 @@ def test_setup_makes_one_venv_per_lock_and_reuses_it_within_a_job(tmp_path: Path
     assert with_attestation_lock.python != with_readme_lock.python
 
     # A venv whose install never finished (the job was cancelled) is made again.
-    marker = Path(with_attestation_lock.python).parents[1] / ondemand.MARKER
+    marker = Path(with_attestation_lock.python).parents[1] / extras.MARKER
     marker.unlink()
     fourth = run_setup(action, temp, env)
     assert "(venv new, installed with uv" in fourth.line

@@ -28,17 +28,17 @@ from support.extras import FAILING_INSTALLER, as_private_venv, without_modules
 from support.twine import FAKE_TOKEN, twine_upload
 from test_trusted_publishing import assert_no_secret
 from test_twine_parity import by_name, forms_by_file
-from trusted_publish import attest
-from trusted_publish.attest import PUBLISH_PREDICATE, SUFFIX, SigningError
 from trusted_publish.cli import main
 from trusted_publish.console import Console
-from trusted_publish.credentials import TrustedPublishingCredentials
-from trusted_publish.dists import Distribution
+from trusted_publish.credentials import attestations
+from trusted_publish.credentials.attestations import PUBLISH_PREDICATE, SUFFIX, SigningError
+from trusted_publish.credentials.credential import TrustedPublishingCredentials
+from trusted_publish.dists.discover import Distribution
 from trusted_publish.errors import PublishError, UploadError
-from trusted_publish.index import Index
+from trusted_publish.index.target import Index
+from trusted_publish.index.upload import send
 from trusted_publish.inputs import Inputs, load_inputs
 from trusted_publish.publish import publish
-from trusted_publish.upload import send
 from trusted_publish_sandbox import Sandbox
 
 PROJECT = "tp-demo-package"
@@ -67,7 +67,7 @@ class Run:
         return [line for line in self.out.splitlines() if line.startswith("::notice")]
 
 
-def publish_with(sb: Sandbox, dist_dir: Path, signer: attest.Signer, **settings: str) -> Run:
+def publish_with(sb: Sandbox, dist_dir: Path, signer: attestations.Signer, **settings: str) -> Run:
     """A publish to the sandbox as the action runs it, but signed by `signer`."""
     env = {"GITHUB_ACTIONS": "true", **sb.env()}
     flags = {"repository_url": sb.repository_url, "packages_dir": str(dist_dir), **settings}
@@ -239,7 +239,7 @@ def inputs(**values: Any) -> Inputs:
 )  # fmt: skip
 def test_where_attestations_are_made(values: dict[str, Any], made: bool) -> None:
     given = inputs(**values)
-    decision = attest.decide(
+    decision = attestations.decide(
         given.attestations, trusted_publishing=given.trusted_publishing, index=given.index
     )
     assert decision.make is made
@@ -395,7 +395,7 @@ def test_a_subject_naming_another_file_is_refused_with_pypis_message(
 ) -> None:
     wheel = dist(dist_dir, WHEEL)
     other = LocalSigner().attestation(SDIST, wheel.sha256)
-    message = upload_with(sandbox, dist_dir, attest.form_value([other]))
+    message = upload_with(sandbox, dist_dir, attestations.form_value([other]))
     assert message.endswith(
         REFUSED + NOT_VERIFIED + f"subject does not match distribution name: {SDIST} != {WHEEL}"
     )
@@ -405,7 +405,7 @@ def test_a_subject_with_another_digest_is_refused_with_pypis_message(
     sandbox: Sandbox, dist_dir: Path
 ) -> None:
     stale = LocalSigner().attestation(WHEEL, "0" * 64)
-    message = upload_with(sandbox, dist_dir, attest.form_value([stale]))
+    message = upload_with(sandbox, dist_dir, attestations.form_value([stale]))
     assert message.endswith(REFUSED + NOT_VERIFIED + "subject does not match distribution digest")
 
 
@@ -427,14 +427,14 @@ def test_what_pypi_refuses_the_sandbox_refuses_in_pypis_words(
     sandbox: Sandbox, dist_dir: Path, make: Any, expected: str
 ) -> None:
     good = LocalSigner().sign(dist(dist_dir, WHEEL))
-    message = upload_with(sandbox, dist_dir, attest.form_value(make(good)))
+    message = upload_with(sandbox, dist_dir, attestations.form_value(make(good)))
     assert REFUSED + expected in message
 
 
 def test_an_unknown_statement_type_is_refused(sandbox: Sandbox, dist_dir: Path) -> None:
     wheel = dist(dist_dir, WHEEL)
     odd = LocalSigner().attestation(WHEEL, wheel.sha256, predicate_type="https://example.org/x")
-    message = upload_with(sandbox, dist_dir, attest.form_value([odd]))
+    message = upload_with(sandbox, dist_dir, attestations.form_value([odd]))
     assert message.endswith(
         REFUSED + NOT_VERIFIED + "unknown attestation type: https://example.org/x"
     )
@@ -442,7 +442,7 @@ def test_an_unknown_statement_type_is_refused(sandbox: Sandbox, dist_dir: Path) 
 
 def test_attestations_with_a_password_upload_are_refused(sandbox: Sandbox, dist_dir: Path) -> None:
     good = LocalSigner().sign(dist(dist_dir, WHEEL))
-    message = upload_with(sandbox, dist_dir, attest.form_value([good]), as_user=True)
+    message = upload_with(sandbox, dist_dir, attestations.form_value([good]), as_user=True)
     assert message.endswith(
         REFUSED + INVALID + "Attestations are only supported when using Trusted Publishing"
     )
@@ -457,7 +457,7 @@ def test_pypis_refusal_of_an_attestation_comes_with_a_fix(sandbox: Sandbox, dist
     )
     with pytest.raises(UploadError) as refused:
         send(session, sandbox.repository_url, dist(dist_dir, WHEEL), auth.auth,
-             attestations=attest.form_value([stale]))  # fmt: skip
+             attestations=attestations.form_value([stale]))  # fmt: skip
     assert "set `attestations: false`" in (refused.value.fix or "")
 
 
@@ -477,9 +477,9 @@ def test_the_form_carries_the_attestation_files_exactly_as_twine_sends_them(
 
     # Ours: the attestation stage's form values, sent by the upload engine.
     dists = [read_distribution(p) for p in files]
-    values = attest.stage(
+    values = attestations.stage(
         dists,
-        attest.Decision(make=True),
+        attestations.Decision(make=True),
         Console(env={}, out=io.StringIO(), err=io.StringIO()),
         explicit=True,
         dry_run=False,
@@ -511,10 +511,10 @@ def stage_quietly(dist_dir: Path, **values: Any) -> tuple[dict[str, str], str]:
     out = io.StringIO()
     dists = [read_distribution(p) for p in dist_files(dist_dir)]
     given = Inputs(packages_dir=dist_dir, **values)
-    decision = attest.decide(
+    decision = attestations.decide(
         given.attestations, trusted_publishing=given.trusted_publishing, index=given.index
     )
-    result = attest.stage(
+    result = attestations.stage(
         dists, decision, Console(env={"GITHUB_ACTIONS": "true"}, out=out, err=out),
         explicit=given.attestations is True, dry_run=given.dry_run, make_signer=LocalSigner,
     )  # fmt: skip

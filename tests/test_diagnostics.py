@@ -17,9 +17,9 @@ import pytest
 
 from test_trusted_publishing import Run, error_lines, publish
 from trusted_publish.cli import main
-from trusted_publish.diagnose import GitHubPublisher, refusal_help
-from trusted_publish.index import Index
-from trusted_publish.oidc import unverified_claims
+from trusted_publish.credentials.diagnose import GitHubPublisher, refusal_help
+from trusted_publish.credentials.github import unverified_claims
+from trusted_publish.index.target import Index
 from trusted_publish_sandbox import Identity, RegisteredPublisher, Sandbox
 
 PROJECT = "tp-demo-package"

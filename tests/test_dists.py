@@ -12,9 +12,9 @@ import pytest
 from builders import make_release, make_sdist, make_wheel, metadata_of_version, metadata_text
 from support.dists import read_distribution
 from trusted_publish.console import Console
-from trusted_publish.dists import collect
+from trusted_publish.dists.discover import collect
 from trusted_publish.errors import DistributionError
-from trusted_publish.index import Index
+from trusted_publish.index.target import Index
 
 PYPI = "https://upload.pypi.org/legacy/"
 DEVPI = "https://devpi.example.org/alice/dev/"

@@ -13,8 +13,8 @@ import responses
 from support.devpi import DevpiIndex
 from support.pypiserver import PypiServer
 from support.twine import twine_upload
-from trusted_publish.existing import Lookup
-from trusted_publish.index import Index
+from trusted_publish.index.listing import Lookup
+from trusted_publish.index.target import Index
 from trusted_publish_sandbox import Sandbox
 
 PROJECT, VERSION = "tp-demo-package", "1.0.0"

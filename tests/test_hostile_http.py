@@ -22,8 +22,8 @@ import pytest
 from builders import make_wheel
 from support.hostile import Behaviour, Endpoint, HostileIndex
 from trusted_publish.cli import main
-from trusted_publish.exchange import _outage_fix
-from trusted_publish.index import Index
+from trusted_publish.credentials.exchange import _outage_fix
+from trusted_publish.index.target import Index
 
 MiB = 1024 * 1024
 #: Tokens, audience and mint-token answers; an upload's answer.

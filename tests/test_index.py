@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trusted_publish.index import Index
+from trusted_publish.index.target import Index
 
 
 def test_pypi_is_known_by_its_upload_host_and_served_from_its_web_host() -> None:

@@ -24,14 +24,14 @@ import pytest
 from builders import make_wheel
 from support.hostile import Behaviour, HostileIndex
 from trusted_publish.console import Console
-from trusted_publish.dists import Distribution
+from trusted_publish.dists.discover import Distribution
 from trusted_publish.errors import UploadError
-from trusted_publish.existing import Lookup
-from trusted_publish.index import Index
-from trusted_publish.interrupt import StopRequest
+from trusted_publish.index.listing import Lookup
+from trusted_publish.index.scheduler import UploadRun
+from trusted_publish.index.target import Index
+from trusted_publish.index.upload import Answer, Outcome, RetryPolicy
 from trusted_publish.report import Report, Status
-from trusted_publish.scheduler import UploadRun
-from trusted_publish.upload import Answer, Outcome, RetryPolicy
+from trusted_publish.runtime.signals import StopRequest
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -249,7 +249,7 @@ def test_no_file_starts_after_one_failed_for_good(
         skip_existing=False,
         stop=StopRequest(),
     )
-    monkeypatch.setattr("trusted_publish.scheduler.send", fake_send)
+    monkeypatch.setattr("trusted_publish.index.scheduler.send", fake_send)
     with pytest.raises(UploadError, match="refused"):
         run.run(dists)
     assert sorted(started) == sorted([first.filename, failing.filename, slow.filename])

@@ -133,3 +133,16 @@ def test_module_is_at_most_500_lines(module: str) -> None:
         pytest.skip(f"{module}: {OVER_THE_LIMIT[module]}")
     lines = len(ALL_MODULES[module].read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_LINES, f"{module} has {lines} lines; split it by job"
+
+
+#: What `ls src/trusted_publish` shows a newcomer: the entry points, the leaves every stage
+#: uses, and one folder per stage. Package plumbing does not count.
+MAX_TOP_ENTRIES = 12
+PLUMBING = {"__init__.py", "__main__.py", "py.typed", "__pycache__"}
+STAGES = ("dists", "credentials", "index")
+
+
+def test_the_clients_top_level_is_short_and_names_the_stages() -> None:
+    entries = sorted(p.name for p in (SRC / CLIENT).iterdir() if p.name not in PLUMBING)
+    assert len(entries) <= MAX_TOP_ENTRIES, entries
+    assert all((SRC / CLIENT / stage).is_dir() for stage in STAGES), entries

@@ -1,7 +1,7 @@
 """The action's locks: each requirements/<name>.in, hash-locked into requirements/<name>.txt.
 
 `make lock` writes each lock with `uv pip compile --universal --generate-hashes`; the action
-installs the runtime lock at setup and the extras' locks on demand (`ondemand.LOCKS` names
+installs the runtime lock at setup and the extras' locks on demand (`extras.LOCKS` names
 them all), every one with `--require-hashes --only-binary :all:`. These tests fail when
 pyproject.toml, a `.in` file and its lock drift apart, which is what happens when someone
 edits one and forgets `make lock`; and when a lock is added that the action does not know.
@@ -19,7 +19,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from trusted_publish import ondemand
+from trusted_publish.runtime import extras
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 REQUIREMENTS = ROOT / "requirements"
 RUNTIME_TXT = REQUIREMENTS / "runtime.txt"
 #: Every lock the action installs from, runtime first: (name, lock file).
-LOCKS = list(ondemand.LOCKS.items())
+LOCKS = list(extras.LOCKS.items())
 EXTRA_LOCKS = [(name, lock) for name, lock in LOCKS if name != "runtime"]
 
 # Every Python the action supports, on the runners GitHub offers.
@@ -148,7 +148,7 @@ def test_the_attestations_extra_names_the_packages_of_the_attestations_lock() ->
     extra = {canonicalize_name(Requirement(r).name)
              for r in project["optional-dependencies"]["attestations"]}  # fmt: skip
     # cryptography is in the lock's input only to pick a release with wheels for every runner.
-    wanted = {canonicalize_name(r.name) for r in read_requirements_in(ondemand.ATTESTATIONS.lock)}
+    wanted = {canonicalize_name(r.name) for r in read_requirements_in(extras.ATTESTATIONS.lock)}
     assert extra == wanted - {"cryptography"}
 
 

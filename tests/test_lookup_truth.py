@@ -18,10 +18,10 @@ from support.dists import read_distribution
 from support.hostile import Behaviour, HostileIndex
 from trusted_publish.cli import main
 from trusted_publish.console import Console
-from trusted_publish.dists import Distribution
+from trusted_publish.dists.discover import Distribution
 from trusted_publish.errors import UploadError
-from trusted_publish.existing import Lookup
-from trusted_publish.index import Index
+from trusted_publish.index.listing import Lookup
+from trusted_publish.index.target import Index
 from trusted_publish.publish import _drop_existing
 from trusted_publish.report import Report
 from trusted_publish_sandbox import Sandbox
@@ -179,7 +179,7 @@ def test_a_release_older_than_14_days_is_refused_before_any_upload(tmp_path: Pat
     with Sandbox(users={"alice": "s3cret"}) as sb:
         auth = ("alice", "s3cret")
         session = requests.Session()
-        from trusted_publish.upload import send
+        from trusted_publish.index.upload import send
 
         send(session, sb.repository_url, read_distribution(wheel), lambda: auth)
         pypi_here = Index(

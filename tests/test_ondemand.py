@@ -1,7 +1,7 @@
 """Optional extras are installed from their lock into the action's own venv, and nowhere else.
 
 Each test makes a real venv (without pip: made in a fraction of a second, as the setup step
-makes it), a tiny lock of a wheel built here, and runs `ondemand.ensure` with the venv's own
+makes it), a tiny lock of a wheel built here, and runs `extras.ensure` with the venv's own
 Python, as the publish step does: the installer and the imports are real, only the index is
 a local folder.
 """
@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from builders import make_wheel, metadata_text
-from trusted_publish import ondemand
+from trusted_publish.runtime import extras
 
-SRC = Path(ondemand.__file__).resolve().parents[1]
+SRC = Path(extras.__file__).resolve().parents[2]
 TOOLS = Path(sys.executable).parent  # uv is pinned in dev.txt
 PROBE = "tp_ondemand_probe"
 
@@ -31,13 +31,13 @@ import json, sys
 from dataclasses import asdict
 from pathlib import Path
 sys.path.insert(0, {str(SRC)!r})
-from trusted_publish import ondemand
+from trusted_publish.runtime import extras
 from trusted_publish.console import Console
-extra = ondemand.Extra(
+extra = extras.Extra(
     name="probe", lock=Path(sys.argv[1]), modules=({PROBE!r},), packages="tp-ondemand-probe",
     purpose="probe", install_elsewhere="pip install tp-ondemand-probe",
 )
-print(json.dumps(asdict(ondemand.ensure(extra, Console(env={{}}, out=sys.stdout)))))
+print(json.dumps(asdict(extras.ensure(extra, Console(env={{}}, out=sys.stdout)))))
 """
 
 
@@ -122,7 +122,7 @@ INSTALLERS = {
 def test_in_the_actions_venv_a_missing_extra_is_installed_from_its_lock_and_imports(
     installer: str, venv: Venv, probe_lock: Path, tmp_path: Path
 ) -> None:
-    ondemand.mark_private_venv(venv.path, INSTALLERS[installer](str(venv.python)))
+    extras.mark_private_venv(venv.path, INSTALLERS[installer](str(venv.python)))
     assert not venv.has_probe()
 
     outcome, printed = venv.ensure(probe_lock, installer_env(tmp_path, with_uv=False))
@@ -139,7 +139,7 @@ def test_in_the_actions_venv_a_missing_extra_is_installed_from_its_lock_and_impo
 def test_a_file_that_does_not_match_its_locked_hash_is_not_installed(
     venv: Venv, probe_lock: Path, tmp_path: Path
 ) -> None:
-    ondemand.mark_private_venv(venv.path, INSTALLERS["uv"](str(venv.python)))
+    extras.mark_private_venv(venv.path, INSTALLERS["uv"](str(venv.python)))
     text = probe_lock.read_text()
     probe_lock.write_text(text[: text.index("sha256:")] + "sha256:" + "0" * 64 + "\n")
 
@@ -171,7 +171,7 @@ def test_the_installer_never_sees_the_password_or_the_token_request_variables(
     # The "installer" recorded in the marker is a real process that writes down its environment.
     seen = tmp_path / "env.json"
     code = f"import json, os; open({str(seen)!r}, 'w').write(json.dumps(dict(os.environ)))"
-    ondemand.mark_private_venv(venv.path, [sys.executable, "-c", code])
+    extras.mark_private_venv(venv.path, [sys.executable, "-c", code])
     lock = tmp_path / "some.txt"
     lock.write_text("")
     env = {

@@ -36,9 +36,9 @@ from support.dists import build_dists
 from support.extras import FAILING_INSTALLER, as_private_venv, without_modules
 from trusted_publish.cli import main
 from trusted_publish.console import Console
-from trusted_publish.dists import collect
+from trusted_publish.dists.discover import collect
 from trusted_publish.errors import DistributionError
-from trusted_publish.index import Index
+from trusted_publish.index.target import Index
 from trusted_publish_sandbox import Sandbox
 
 PYPI = "https://upload.pypi.org/legacy/"

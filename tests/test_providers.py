@@ -17,15 +17,15 @@ import pytest
 
 from support.procs import free_port
 from test_trusted_publishing import Run, assert_no_secret
-from trusted_publish import gcp
-from trusted_publish.attest import decide
-from trusted_publish.claims import unverified_claims
 from trusted_publish.cli import main
 from trusted_publish.console import Console
-from trusted_publish.diagnose import refusal_help
+from trusted_publish.credentials import google
+from trusted_publish.credentials.attestations import decide
+from trusted_publish.credentials.claims import unverified_claims
+from trusted_publish.credentials.diagnose import refusal_help
+from trusted_publish.credentials.gitlab import GitLabSource, variable_for
 from trusted_publish.errors import SigningError
-from trusted_publish.gitlab import GitLabSource, variable_for
-from trusted_publish.index import Index
+from trusted_publish.index.target import Index
 from trusted_publish_sandbox import (
     GitLabPublisher,
     GoogleIdentity,
@@ -49,7 +49,7 @@ def not_on_google_cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     # Whatever machine runs the tests, it is not a Google Compute Engine one for them.
     product = tmp_path / "product_name"
     product.write_text("Standard PC\n")
-    monkeypatch.setattr(gcp, "PRODUCT_NAME_FILE", product)
+    monkeypatch.setattr(google, "PRODUCT_NAME_FILE", product)
 
 
 def run_cli(

@@ -25,12 +25,12 @@ from builders import (
     patch_local_size,
     with_zip64_extensible_data,
 )
-from trusted_publish import archives
 from trusted_publish.cli import main
 from trusted_publish.console import Console
-from trusted_publish.dists import collect
-from trusted_publish.index import Index
-from trusted_publish.pypi_rules import zip_framing
+from trusted_publish.dists import archives
+from trusted_publish.dists.discover import collect
+from trusted_publish.dists.pypi_rules import zip_framing
+from trusted_publish.index.target import Index
 
 DEVPI = "https://devpi.example.org/alice/dev/"
 SPEC = "See https://packaging.python.org/specifications/core-metadata for more information."

@@ -33,10 +33,10 @@ from test_pypi_rules import (
     DEPRECATED_WITH,
     DEPRECATED_WITHOUT,
 )
-from trusted_publish import index
 from trusted_publish.cli import main
-from trusted_publish.dists import Distribution
-from trusted_publish.upload import form_fields
+from trusted_publish.dists.discover import Distribution
+from trusted_publish.index import target
+from trusted_publish.index.upload import form_fields
 from trusted_publish_sandbox import Sandbox, archive
 
 SPEC = "See https://packaging.python.org/specifications/core-metadata for more information."
@@ -291,7 +291,7 @@ def test_mixed_with_good_files_nothing_reaches_the_index(
         CASES[rule].make(folder)
     with Sandbox() as sb:
         # The client applies PyPI's rules to PyPI's hosts only: here the sandbox is PyPI.
-        monkeypatch.setitem(index._PYPI_WEB_HOSTS, "127.0.0.1", sb.base_url.split("//")[1])
+        monkeypatch.setitem(target._PYPI_WEB_HOSTS, "127.0.0.1", sb.base_url.split("//")[1])
         env = {
             "GITHUB_ACTIONS": "true",
             "TRUSTED_PUBLISH_REPOSITORY_URL": sb.repository_url,

@@ -23,9 +23,9 @@ import requests
 from support.procs import free_port
 from trusted_publish.cli import main
 from trusted_publish.console import Console
+from trusted_publish.credentials.exchange import mint_token
 from trusted_publish.errors import CredentialError
-from trusted_publish.exchange import mint_token
-from trusted_publish.index import Index
+from trusted_publish.index.target import Index
 from trusted_publish_sandbox import Identity, RegisteredPublisher, Sandbox
 
 PROJECT = "tp-demo-package"

@@ -195,8 +195,8 @@ def test_a_server_message_is_shown_escaped_in_the_retry_line_the_error_and_the_s
 
 def test_a_release_page_link_can_not_carry_markdown(tmp_path: Path) -> None:
     # Its path holds the project's version, which with `verify-metadata: false` is any text.
-    from trusted_publish.dists import Distribution
-    from trusted_publish.index import Index
+    from trusted_publish.dists.discover import Distribution
+    from trusted_publish.index.target import Index
     from trusted_publish.report import Report, Status
 
     version = "1.0> ![img](https://example.org/x.png) <b>bold</b"

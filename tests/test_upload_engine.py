@@ -15,11 +15,11 @@ import requests
 
 from builders import make_sdist, make_wheel
 from support.dists import read_distribution
-from trusted_publish.bounded import make_session
 from trusted_publish.cli import main
-from trusted_publish.dists import Distribution
+from trusted_publish.dists.discover import Distribution
 from trusted_publish.errors import UploadError
-from trusted_publish.upload import MultipartBody, Outcome, RetryPolicy, form_fields, send
+from trusted_publish.http.transport import make_session
+from trusted_publish.index.upload import MultipartBody, Outcome, RetryPolicy, form_fields, send
 from trusted_publish_sandbox import Sandbox
 
 #: Retries in these tests wait milliseconds, not seconds.

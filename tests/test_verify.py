@@ -24,10 +24,10 @@ from support.pypiserver import PypiServer
 from test_sandbox import upload
 from trusted_publish.console import Console
 from trusted_publish.errors import PublishError
+from trusted_publish.index.verify import VerifyPolicy
 from trusted_publish.inputs import load_inputs
 from trusted_publish.publish import publish
 from trusted_publish.report import Report
-from trusted_publish.verify import VerifyPolicy
 from trusted_publish_sandbox import Sandbox
 
 WHEEL = "tp_demo_package-1.0.0-py3-none-any.whl"

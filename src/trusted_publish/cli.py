@@ -16,9 +16,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Optional
 
-from . import __version__
-from .console import Console, untrusted
-from .errors import PublishError
+from trusted_publish import __version__
+from trusted_publish.console import Console, untrusted
+from trusted_publish.errors import PublishError
 
 #: Exit code for a bug of ours (not a user's mistake): sysexits' EX_SOFTWARE.
 EXIT_INTERNAL = 70
@@ -26,7 +26,7 @@ EXIT_INTERNAL = 70
 
 def _publish_parser() -> argparse.ArgumentParser:
     # pydantic is imported here, not at the top: `trusted-publish check` never needs it.
-    from .inputs import Inputs, env_name, input_name
+    from trusted_publish.inputs import Inputs, env_name, input_name
 
     parser = argparse.ArgumentParser(
         prog="trusted-publish",
@@ -56,7 +56,7 @@ def _publish_parser() -> argparse.ArgumentParser:
 
 
 def _check_parser() -> argparse.ArgumentParser:
-    from .index import PYPI_UPLOAD_URL
+    from trusted_publish.index.target import PYPI_UPLOAD_URL
 
     parser = argparse.ArgumentParser(
         prog="trusted-publish check",
@@ -123,11 +123,11 @@ def _internal_error(exc: BaseException) -> str:
 
 
 def _run_publish(flags: dict[str, Any], console: Console, env: Mapping[str, str]) -> int:
-    from .inputs import env_name, load_inputs
-    from .interrupt import StopRequest, stop_on_signals
-    from .net import TOKEN_USER
-    from .publish import publish
-    from .report import Report
+    from trusted_publish.http.policy import TOKEN_USER
+    from trusted_publish.inputs import env_name, load_inputs
+    from trusted_publish.publish import publish
+    from trusted_publish.report import Report
+    from trusted_publish.runtime.signals import StopRequest, stop_on_signals
 
     # The password is registered with the console before anything else can print it, with
     # the user it goes with (an echoed Basic header carries both), and so is whatever the
@@ -205,9 +205,9 @@ def _run_sandbox(args: Sequence[str]) -> int:
 
 
 def _run_check(args: argparse.Namespace, console: Console) -> int:
-    from .dists import collect, describe
-    from .errors import InputError
-    from .index import Index
+    from trusted_publish.dists.discover import collect, describe
+    from trusted_publish.errors import InputError
+    from trusted_publish.index.target import Index
 
     console.verbose = args.verbose
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .console import untrusted
+from trusted_publish.console import untrusted
 
 
 class PublishError(Exception):

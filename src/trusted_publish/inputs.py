@@ -22,10 +22,10 @@ from pydantic import (
     model_validator,
 )
 
-from .errors import InputError
-from .gitlab import valid_variable_name
-from .index import PYPI_UPLOAD_URL, Index, simple_url, upload_url
-from .net import TOKEN_USER
+from trusted_publish.credentials.gitlab import valid_variable_name
+from trusted_publish.errors import InputError
+from trusted_publish.http.policy import TOKEN_USER
+from trusted_publish.index.target import PYPI_UPLOAD_URL, Index, simple_url, upload_url
 
 ENV_PREFIX = "TRUSTED_PUBLISH_"
 

@@ -20,26 +20,30 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
-from . import attest
-from .bounded import RetryPolicy, make_session
-from .credentials import Credentials, StaticCredentials, TrustedPublishingCredentials
-from .digests import file_digests
-from .dists import Distribution, collect, describe
-from .errors import InputError, PublishError, UploadError
-from .existing import Lookup
-from .interrupt import StopRequest
-from .net import sanitize_url
-from .report import Report, Status, Verified
-from .scheduler import UploadRun, clash
-from .verify import VerifyPolicy, verify_listing, verify_provenance
+from trusted_publish.credentials import attestations
+from trusted_publish.credentials.credential import (
+    Credentials,
+    StaticCredentials,
+    TrustedPublishingCredentials,
+)
+from trusted_publish.dists.digests import file_digests
+from trusted_publish.dists.discover import Distribution, collect, describe
+from trusted_publish.errors import InputError, PublishError, UploadError
+from trusted_publish.http.policy import sanitize_url
+from trusted_publish.http.transport import RetryPolicy, make_session
+from trusted_publish.index.listing import Lookup
+from trusted_publish.index.scheduler import UploadRun, clash
+from trusted_publish.index.verify import VerifyPolicy, verify_listing, verify_provenance
+from trusted_publish.report import Report, Status, Verified
+from trusted_publish.runtime.signals import StopRequest
 
 if TYPE_CHECKING:
     import requests
 
-    from .attest import Signer
-    from .console import Console
-    from .index import Index
-    from .inputs import Inputs
+    from trusted_publish.console import Console
+    from trusted_publish.credentials.attestations import Signer
+    from trusted_publish.index.target import Index
+    from trusted_publish.inputs import Inputs
 
 
 #: PyPI closes a release to new files this long after it was created.
@@ -60,7 +64,7 @@ def publish(
     still has it when this raises.
 
     `signer` makes the attestations; None means Sigstore with this workflow's identity
-    (`attest.SigstoreSigner`), set up only if a file needs signing. `stop` is the signals'
+    (`attestations.SigstoreSigner`), set up only if a file needs signing. `stop` is the signals'
     stop request (see `interrupt`); None: the run is never asked to stop. `verify_policy`:
     how long to wait for the index to list the files (see `verify`).
     """
@@ -172,9 +176,9 @@ def _after_exchange(
         )
 
     with _timed(report, "signing"):
-        attestations = attest.stage(
+        made = attestations.stage(
             todo,
-            attest.decide(
+            attestations.decide(
                 inputs.attestations,
                 trusted_publishing=inputs.trusted_publishing,
                 index=index,
@@ -184,7 +188,7 @@ def _after_exchange(
             explicit=inputs.attestations is True,
             dry_run=inputs.dry_run,
             make_signer=lambda: (
-                signer or attest.SigstoreSigner(session, env, console, source=source)
+                signer or attestations.SigstoreSigner(session, env, console, source=source)
             ),
         )
 
@@ -202,7 +206,7 @@ def _after_exchange(
         lookup=lookup,
         console=console,
         report=report,
-        attestations=attestations,
+        attestations=made,
         policy=policy,
         max_parallel=inputs.max_parallel,
         skip_existing=inputs.skip_existing,
@@ -229,7 +233,7 @@ def _after_exchange(
         attested = [
             d
             for d in report.files_verified(Verified.YES)
-            if d.filename in attestations and report.status.get(d.filename) is Status.UPLOADED
+            if d.filename in made and report.status.get(d.filename) is Status.UPLOADED
         ]
         verify_provenance(
             session,

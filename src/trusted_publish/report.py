@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Optional
 
-from .console import untrusted
-from .dists import Distribution, human_size
-from .errors import Interrupted, VerificationError
+from trusted_publish.console import untrusted
+from trusted_publish.dists.discover import Distribution, human_size
+from trusted_publish.errors import Interrupted, VerificationError
 
 if TYPE_CHECKING:
-    from .console import Console
-    from .errors import PublishError
-    from .index import Index
+    from trusted_publish.console import Console
+    from trusted_publish.errors import PublishError
+    from trusted_publish.index.target import Index
 
 
 class Status(Enum):

@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pypi_attestations import Attestation
 
-from trusted_publish.attest import PUBLISH_PREDICATE, SigningError
-from trusted_publish.dists import Distribution
+from trusted_publish.credentials.attestations import PUBLISH_PREDICATE, SigningError
+from trusted_publish.dists.discover import Distribution
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 

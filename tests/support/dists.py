@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 from support.procs import child_env
-from trusted_publish.dists import Distribution, check_file
+from trusted_publish.dists.discover import Distribution, check_file
+from trusted_publish.dists.preflight import Rules
 from trusted_publish.errors import DistributionError
-from trusted_publish.index import PYPI_UPLOAD_URL, Index
-from trusted_publish.preflight import Rules
+from trusted_publish.index.target import PYPI_UPLOAD_URL, Index
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_PACKAGE_DIR = REPO_ROOT / "examples" / "demo-package"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from trusted_publish import ondemand
+from trusted_publish.runtime import extras
 
 #: An installer that fails the way pip does without a network: a message, exit code 1.
 FAILING_INSTALLER = [sys.executable, "-c", "import sys; sys.exit('ERROR: no network')"]
@@ -23,5 +23,5 @@ def as_private_venv(monkeypatch: pytest.MonkeyPatch, folder: Path, install: list
     """Run the rest of the test as if inside the action's own venv at `folder`, whose setup
     step recorded `install` as the command that installs into it."""
     folder.mkdir(parents=True, exist_ok=True)
-    ondemand.mark_private_venv(folder, install)
+    extras.mark_private_venv(folder, install)
     monkeypatch.setattr(sys, "prefix", str(folder))

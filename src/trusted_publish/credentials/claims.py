@@ -1,0 +1,101 @@
+"""Reading a CI's OIDC token (a JWT) for diagnostics: its claims, which kind of trusted
+publisher PyPI matches them against, and the publisher it would need, shown the same way for
+every kind. The index verifies the token; we only read it to tell
+the user what the index saw, and never print the token itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from trusted_publish.index.target import Index
+
+#: GitHub's claims worth showing when PyPI refuses a token: what PyPI matches publishers on
+#: (warehouse/oidc/models/github.py; it ignores `sub` and `workflow_ref`), and what tells a
+#: mistake apart. None of them is secret; the token itself is never shown.
+GITHUB_CLAIMS = (
+    "repository",
+    "repository_owner",
+    "repository_owner_id",
+    "job_workflow_ref",
+    "ref",
+    "sha",
+    "environment",
+    "event_name",
+    "ref_type",
+    "runner_environment",
+    "aud",
+    "iss",
+)
+#: The claims PyPI matches a GitLab publisher on (shown when it refuses the token).
+GITLAB_CLAIMS = (
+    "sub",
+    "project_path",
+    "ci_config_ref_uri",
+    "ref_path",
+    "sha",
+    "environment",
+    "pipeline_source",
+    "aud",
+    "iss",
+)
+#: The claims PyPI matches a Google publisher on (shown when it refuses the token).
+GOOGLE_CLAIMS = ("email", "email_verified", "sub", "aud", "iss")
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    """The JWT's payload, decoded without checking the signature: for diagnostics only."""
+    try:
+        payload = token.split(".")[1]
+        padded = payload + "=" * (-len(payload) % 4)
+        claims = json.loads(base64.urlsafe_b64decode(padded))
+    except (IndexError, ValueError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def publisher_kind(claims: Mapping[str, Any]) -> str:
+    """Which kind of publisher PyPI matches these claims against: `github`, `gitlab` or
+    `google`, told by the claims each CI's tokens carry (a self-managed GitLab has its own
+    issuer URL, so the issuer alone can't tell)."""
+    if "project_path" in claims or "ci_config_ref_uri" in claims:
+        return "gitlab"
+    if "email" in claims and "repository" not in claims:
+        return "google"
+    return "github"
+
+
+def claim_lines(token: str) -> list[str]:
+    """`name: value` for each claim PyPI matches on, in a stable order."""
+    claims = unverified_claims(token)
+    names = {"github": GITHUB_CLAIMS, "gitlab": GITLAB_CLAIMS, "google": GOOGLE_CLAIMS}
+    return [f"{name}: {claims[name]}" for name in names[publisher_kind(claims)] if name in claims]
+
+
+def publisher_lines(
+    token: str,
+    fields: Sequence[tuple[str, str]],
+    index: Index,
+    projects: Sequence[str],
+    form_url: Callable[[str], str],
+) -> list[str]:
+    """What a refused exchange shows of the publisher PyPI would need, for every kind: the
+    table of its fields (read off `token`'s claims), a link per project to PyPI's form
+    filled in (`form_url(form)`), and where a pending publisher is made."""
+    width = max(len(name) for name, _ in fields) + 2
+    lines = [f"What the index's trusted publisher must say (from this {token}):"]
+    lines.extend(f"    {name:<{width}}{value}" for name, value in fields)
+    for project in projects:
+        form = index.publisher_form_url(project)
+        if form:
+            lines.append(f"Add it for {project}: {form_url(form)}")
+    if index.pending_publisher_url:
+        lines.append(
+            "(A project that does not exist yet needs a pending publisher: "
+            f"{index.pending_publisher_url})"
+        )
+    return lines
