@@ -40,7 +40,7 @@ bench: $(STAMP)
 
 # Refresh the action's hash-locked runtime dependencies from requirements/runtime.in: one
 # universal lock (every platform, Python 3.9 up) with wheels only, as the action installs it
-# (--require-hashes --only-binary :all:). tests/test_lock.py fails when it is out of date.
+# (--require-hashes --only-binary :all:). tests/runtime/test_lock.py fails when it is out of date.
 lock: $(STAMP)
 	$(UV) pip compile requirements/runtime.in --universal --python-version 3.9 \
 		--only-binary :all: --generate-hashes --no-header --annotation-style line \

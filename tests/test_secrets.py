@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
-from builders import make_wheel
+from support.builders import make_wheel
 from support.hostile import UPLOAD_TOKEN, Behaviour, HostileIndex
 from trusted_publish.cli import main
 from trusted_publish.console import Console

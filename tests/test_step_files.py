@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from builders import make_wheel
+from support.builders import make_wheel
 from support.hostile import Behaviour, HostileIndex
 from support.workflow_log import commands
 from trusted_publish.cli import main

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from builders import make_sdist, make_wheel, metadata_text
+from support.builders import make_sdist, make_wheel, metadata_text
 from support.hostile import Behaviour, HostileIndex
 from support.workflow_log import commands, foreign_commands
 from trusted_publish.cli import main

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from builders import make_sdist, make_wheel, metadata_text
+from support.builders import make_sdist, make_wheel, metadata_text
 from support.capture import CapturedRequest, CaptureServer
-from support.multipart import FormField
+from support.forms import by_name, forms_by_file
 from support.twine import FAKE_TOKEN, twine_requests
 from trusted_publish.cli import main
 
@@ -25,23 +25,6 @@ def our_requests(dist_dir: Path, server: CaptureServer) -> list[CapturedRequest]
     assert main(argv, env=env) == 0
     # Only the uploads: before them we ask the index (GET) which files it already has.
     return [r for r in server.requests[before:] if r.method == "POST"]
-
-
-def forms_by_file(requests: list[CapturedRequest]) -> dict[str, list[FormField]]:
-    forms: dict[str, list[FormField]] = {}
-    for request in requests:
-        form = request.form()
-        content = dict(form)["content"]
-        assert isinstance(content, tuple)
-        forms[content[0]] = form
-    return forms
-
-
-def by_name(form: list[FormField]) -> dict[str, list[object]]:
-    grouped: dict[str, list[object]] = {}
-    for name, value in form:
-        grouped.setdefault(name, []).append(value)
-    return grouped
 
 
 #: Headers whose value legitimately differs: who we are, and the random boundary (which

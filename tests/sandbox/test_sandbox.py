@@ -7,16 +7,14 @@ No mocks: every test talks HTTP to a real ``Sandbox`` on 127.0.0.1 with ``reques
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Optional
 
@@ -24,7 +22,18 @@ import jwt
 import pytest
 import requests
 
-from builders import make_sdist, make_wheel, metadata_text
+from support.builders import make_sdist, make_wheel, metadata_text
+from support.sandbox_client import (
+    api_token,
+    child_env,
+    encode_multipart,
+    id_token,
+    mint,
+    mint_error,
+    session,
+    upload,
+    upload_fields,
+)
 from trusted_publish_sandbox import Identity, RegisteredPublisher, Sandbox
 from trusted_publish_sandbox.multipart import MultipartParser, PartHeaders
 
@@ -32,136 +41,14 @@ from trusted_publish_sandbox.multipart import MultipartParser, PartHeaders
 # helpers: HTTP and the upload form (the distributions come from tests/builders.py)
 
 
-def session() -> requests.Session:
-    """A session that ignores proxy variables and ~/.netrc (loopback only)."""
-    sess = requests.Session()
-    sess.trust_env = False
-    return sess
-
-
-def child_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "TWINE_"))}
-    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
-    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    return env
-
-
-def upload_fields(
-    path: Path,
-    name: str = "demo",
-    version: str = "1.0.0",
-    *,
-    data: Optional[bytes] = None,
-    **overrides: Optional[str],
-) -> list[tuple[str, str]]:
-    """The form twine would send for ``path``; an override of None drops the field."""
-    content = path.read_bytes() if data is None else data
-    sdist = path.name.endswith((".tar.gz", ".zip"))
-    fields = [
-        (":action", "file_upload"),
-        ("protocol_version", "1"),
-        ("name", name),
-        ("version", version),
-        ("filetype", "sdist" if sdist else "bdist_wheel"),
-        ("pyversion", "source" if sdist else "py3"),
-        ("metadata_version", "2.1"),
-        ("summary", "A demo package"),
-        ("requires_python", ">=3.8"),
-        ("classifiers", "Programming Language :: Python :: 3"),
-        ("classifiers", "Operating System :: OS Independent"),
-        ("project_urls", "Source, https://github.com/octo-org/demo"),
-        ("sha256_digest", hashlib.sha256(content).hexdigest()),
-        ("blake2_256_digest", hashlib.blake2b(content, digest_size=32).hexdigest()),
-    ]
-    result: list[tuple[str, str]] = []
-    for key, value in fields:
-        chosen = overrides.get(key, value)
-        if chosen is not None:
-            result.append((key, chosen))
-    keys = {k for k, _ in fields}
-    result += [(k, v) for k, v in overrides.items() if k not in keys and v is not None]
-    return result
-
-
-def encode_multipart(
-    fields: Sequence[tuple[str, str]], filename: str, content: bytes
-) -> tuple[bytes, str]:
-    """A hand-built multipart/form-data body (what twine's encoder produces)."""
-    boundary = "sandbox-" + secrets.token_hex(12)
-    out = io.BytesIO()
-    for key, value in fields:
-        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n'.encode())
-        out.write(value.encode() + b"\r\n")
-    out.write(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="content"; '
-        f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
-    )
-    out.write(content + b"\r\n")
-    out.write(f"--{boundary}--\r\n".encode())
-    return out.getvalue(), f"multipart/form-data; boundary={boundary}"
-
-
-def upload(
-    sb: Sandbox,
-    path: Path,
-    auth: tuple[str, str] = ("alice", "s3cret"),
-    *,
-    name: str = "demo",
-    version: str = "1.0.0",
-    filename: Optional[str] = None,
-    data: Optional[bytes] = None,
-    headers: Optional[dict[str, str]] = None,
-    url: Optional[str] = None,
-    fields: Optional[dict[str, Optional[str]]] = None,
-    **overrides: Optional[str],
-) -> requests.Response:
-    """POST ``path`` like twine would; ``fields``/``overrides`` change the form."""
-    content = path.read_bytes() if data is None else data
-    form = upload_fields(path, name, version, data=content, **{**overrides, **(fields or {})})
-    body, content_type = encode_multipart(form, filename or path.name, content)
-    return session().post(
-        url or sb.repository_url,
-        data=body,
-        headers={"Content-Type": content_type, **(headers or {})},
-        auth=auth,
-        allow_redirects=False,
-    )
-
-
-def id_token(sb: Sandbox, audience: Optional[str] = "pypi") -> str:
-    url = sb.oidc_request_url + (f"&audience={audience}" if audience else "")
-    resp = session().get(url, headers={"Authorization": f"bearer {sb.oidc_request_token}"})
-    assert resp.status_code == 200, resp.text
-    return str(resp.json()["value"])
-
-
-def mint(sb: Sandbox, token: Optional[str] = None) -> requests.Response:
-    return session().post(f"{sb.base_url}/_/oidc/mint-token", json={"token": token or id_token(sb)})
-
-
-def mint_error(resp: requests.Response) -> tuple[str, str]:
-    assert resp.status_code == 422, resp.text
-    body = resp.json()
-    assert body["message"] == "Token request failed"
-    error = body["errors"][0]
-    return str(error["code"]), str(error["description"])
-
-
-def api_token(sb: Sandbox) -> tuple[str, str]:
-    resp = mint(sb)
-    assert resp.status_code == 200, resp.text
-    return "__token__", str(resp.json()["token"])
+# --------------------------------------------------------------------------------------
+# GitHub: the token endpoint and the JWKS
 
 
 @pytest.fixture
 def sb() -> Iterator[Sandbox]:
     with Sandbox(users={"alice": "s3cret"}) as sandbox:
         yield sandbox
-
-
-# --------------------------------------------------------------------------------------
-# GitHub: the token endpoint and the JWKS
 
 
 def test_token_endpoint_issues_jwt_verifiable_with_jwks(sb: Sandbox) -> None:

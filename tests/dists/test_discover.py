@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from builders import make_release, make_sdist, make_wheel, metadata_of_version, metadata_text
+from support.builders import (
+    make_release,
+    make_sdist,
+    make_wheel,
+    metadata_of_version,
+    metadata_text,
+)
 from support.dists import read_distribution
 from trusted_publish.console import Console
 from trusted_publish.dists.discover import collect

@@ -1,6 +1,6 @@
 """The sandbox's GitLab and Google issuers, and PyPI's matching of their publishers.
 
-Driven over loopback with `requests` like tests/test_sandbox.py: tokens from the sandbox's
+Driven over loopback with `requests` like tests/sandbox/test_sandbox.py: tokens from the sandbox's
 issuers (their own keys), verified with their JWKS, exchanged at `/_/oidc/mint-token`, and
 refused with warehouse's texts (warehouse/oidc/models/gitlab.py and google.py).
 """

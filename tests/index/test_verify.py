@@ -21,7 +21,7 @@ import pytest
 from support.attestations import LocalSigner
 from support.devpi import DevpiIndex
 from support.pypiserver import PypiServer
-from test_sandbox import upload
+from support.sandbox_client import upload
 from trusted_publish.console import Console
 from trusted_publish.errors import PublishError
 from trusted_publish.index.verify import VerifyPolicy

@@ -25,9 +25,9 @@ from support.attestations import LocalSigner
 from support.capture import CaptureServer
 from support.dists import dist_files, read_distribution
 from support.extras import FAILING_INSTALLER, as_private_venv, without_modules
+from support.forms import by_name, forms_by_file
+from support.runs import assert_no_secret
 from support.twine import FAKE_TOKEN, twine_upload
-from test_trusted_publishing import assert_no_secret
-from test_twine_parity import by_name, forms_by_file
 from trusted_publish.cli import main
 from trusted_publish.console import Console
 from trusted_publish.credentials import attestations

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from support.procs import free_port
-from test_trusted_publishing import Run, assert_no_secret
+from support.runs import Run, assert_no_secret
 from trusted_publish.cli import main
 from trusted_publish.console import Console
 from trusted_publish.credentials import google

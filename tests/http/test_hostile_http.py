@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from builders import make_wheel
+from support.builders import make_wheel
 from support.hostile import Behaviour, Endpoint, HostileIndex
 from trusted_publish.cli import main
 from trusted_publish.credentials.exchange import _outage_fix

@@ -21,7 +21,7 @@ from typing import Callable
 
 import pytest
 
-from builders import make_wheel
+from support.builders import make_wheel
 from support.hostile import Behaviour, HostileIndex
 from trusted_publish.console import Console
 from trusted_publish.dists.discover import Distribution

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from builders import make_wheel, metadata_text
+from support.builders import make_wheel, metadata_text
 from trusted_publish.runtime import extras
 
 SRC = Path(extras.__file__).resolve().parents[2]

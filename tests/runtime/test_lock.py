@@ -26,7 +26,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - the dev venv is 3.11 today
     import tomli as tomllib
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = ROOT / "requirements"
 RUNTIME_TXT = REQUIREMENTS / "runtime.txt"
 #: Every lock the action installs from, runtime first: (name, lock file).

@@ -27,8 +27,8 @@ from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from trove_classifiers import deprecated_classifiers
 
-from builders import make_sdist, make_wheel, metadata_text
-from test_pypi_rules import (
+from support.builders import make_sdist, make_wheel, metadata_text
+from support.rule_cases import (
     CASES,
     DEPRECATED_WITH,
     DEPRECATED_WITHOUT,

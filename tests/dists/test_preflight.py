@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from builders import (
+from support.builders import (
     corrupt_member,
     make_release,
     make_sdist,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from builders import make_release, make_wheel
+from support.builders import make_release, make_wheel
 from support.hostile import Behaviour, HostileIndex
 from trusted_publish.cli import main
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from builders import make_sdist, make_wheel
+from support.builders import make_sdist, make_wheel
 from support.dists import read_distribution
 from trusted_publish.cli import main
 from trusted_publish.dists.discover import Distribution

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from test_trusted_publishing import Run, error_lines, publish
+from support.runs import Run, error_lines, publish
 from trusted_publish.cli import main
 from trusted_publish.credentials.diagnose import GitHubPublisher, refusal_help
 from trusted_publish.credentials.github import unverified_claims

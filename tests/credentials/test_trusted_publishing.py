@@ -14,14 +14,13 @@ import io
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
 
 from support.procs import free_port
-from trusted_publish.cli import main
+from support.runs import error_lines, publish
 from trusted_publish.console import Console
 from trusted_publish.credentials.exchange import mint_token
 from trusted_publish.errors import CredentialError
@@ -31,59 +30,10 @@ from trusted_publish_sandbox import Identity, RegisteredPublisher, Sandbox
 PROJECT = "tp-demo-package"
 
 
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def text(self) -> str:
-        return self.out + self.err
-
-
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
     with Sandbox() as sb:
         yield sb
-
-
-def secrets_of(sb: Sandbox) -> list[str]:
-    return [*sb.issued_jwts, *sb.minted_tokens, sb.oidc_request_token]
-
-
-def assert_no_secret(sb: Sandbox, text: str) -> None:
-    visible = "\n".join(line for line in text.splitlines() if not line.startswith("::add-mask::"))
-    for secret in secrets_of(sb):
-        assert secret not in visible
-        # Not even a large piece of one (a JWT's payload alone would show its claims verbatim).
-        assert secret[:40] not in visible
-
-
-def publish(
-    sb: Sandbox,
-    dist_dir: Path,
-    capsys: pytest.CaptureFixture[str],
-    *argv: str,
-    env: dict[str, str] | None = None,
-) -> Run:
-    run_env = {
-        "GITHUB_ACTIONS": "true",
-        "TRUSTED_PUBLISH_REPOSITORY_URL": sb.repository_url,
-        "TRUSTED_PUBLISH_PACKAGES_DIR": str(dist_dir),
-        **sb.env(),
-        **(env or {}),
-    }
-    capsys.readouterr()
-    code = main(list(argv), env=run_env)
-    captured = capsys.readouterr()
-    run = Run(code, captured.out, captured.err)
-    assert_no_secret(sb, run.text)
-    return run
-
-
-def error_lines(run: Run) -> list[str]:
-    return [line for line in run.out.splitlines() if line.startswith("::error")]
 
 
 # --- the happy path ------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The sandbox after an upload: the Integrity API, burn-token, and an index that lies.
 
-Driven over loopback with `requests`, like tests/test_sandbox.py: the answers are the ones
+Driven over loopback with `requests`, like tests/sandbox/test_sandbox.py: the answers are the ones
 warehouse gives (warehouse/api/integrity.py), and the faults are the ones only a read-back
 can catch.
 """
@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from builders import make_wheel
 from support.attestations import LocalSigner
-from test_sandbox import api_token, mint, session, upload
+from support.builders import make_wheel
+from support.sandbox_client import api_token, mint, session, upload
 from trusted_publish_sandbox import Sandbox
 
 INTEGRITY = "application/vnd.pypi.integrity.v1+json"
