@@ -6,16 +6,23 @@ yet when these run).
 
 from __future__ import annotations
 
+import base64
+import os
 import re
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from trusted_publish import __version__
 
 ROOT = Path(__file__).resolve().parents[1]
 CHANGELOG = ROOT / "CHANGELOG.md"
+TOOLS = Path(sys.executable).parent  # hatchling, act: pinned in requirements/dev.txt
 
 #: Keep a Changelog's release heading: `## [1.2.3] - 2026-12-07`.
 RELEASE_HEADING = re.compile(r"^## \[(\d+\.\d+\.\d+)\] - (\d{4}-\d{2}-\d{2})$", re.MULTILINE)
@@ -143,3 +150,267 @@ def test_every_action_is_pinned_by_sha_and_to_one_release_everywhere() -> None:
     assert {"actions/checkout", "actions/download-artifact", "pypa/cibuildwheel"} <= set(pins)
     # One release of each action: a pin left behind by an update is an older release.
     assert {action: refs for action, refs in pins.items() if len(refs) > 1} == {}
+
+
+# --- .github/workflows/release.yml --------------------------------------------------------
+
+RELEASE_YML = ROOT / ".github" / "workflows" / "release.yml"
+TAG = f"v{__version__}"
+PUBLISHER_REPOSITORY = "trusted-publish/trusted-publish"
+
+
+def load_release() -> dict[str, Any]:
+    return load_workflow(RELEASE_YML)
+
+
+def job_step(workflow: dict[str, Any], job: str, key: str, value: str) -> dict[str, Any]:
+    """The one step of ``job`` whose ``key`` is ``value`` (an id, or a `uses:`)."""
+    [found] = [s for s in workflow["jobs"][job]["steps"] if s.get(key) == value]
+    return dict(found)
+
+
+def uses_of(workflow: dict[str, Any], job: str) -> list[str]:
+    return [s["uses"].split("@")[0] for s in workflow["jobs"][job]["steps"] if "uses" in s]
+
+
+def test_release_yml_is_linted_with_the_other_workflows() -> None:
+    # tests/test_action.py runs zizmor and the workflow schema on these files.
+    from test_action import WORKFLOW_FILES
+
+    assert RELEASE_YML in WORKFLOW_FILES
+
+
+def test_release_runs_on_version_tags_with_no_permission_by_default() -> None:
+    workflow = load_release()
+    assert workflow[True] == {"push": {"tags": ["v*"]}}  # PyYAML reads the key `on` as True
+    assert workflow["permissions"] == {}
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+    jobs = workflow["jobs"]
+    assert list(jobs) == ["build", "publish", "move-major-tag"]
+    assert jobs["publish"]["needs"] == "build"
+    assert jobs["move-major-tag"]["needs"] == "publish"
+
+
+def test_only_the_publish_job_may_ask_for_an_oidc_token_and_only_in_the_pypi_environment() -> None:
+    jobs = load_release()["jobs"]
+    assert jobs["build"]["permissions"] == {"contents": "read"}
+    assert jobs["publish"]["permissions"] == {"contents": "read", "id-token": "write"}
+    assert jobs["publish"]["environment"] == "pypi"
+    assert jobs["move-major-tag"]["permissions"] == {"contents": "write"}
+    for name in ("build", "move-major-tag"):
+        assert "environment" not in jobs[name], name
+
+
+def test_the_release_publishes_itself_from_the_tags_checkout_with_pypis_default() -> None:
+    release = load_release()
+    assert uses_of(release, "publish") == [
+        "actions/checkout",
+        "actions/download-artifact",
+        "./",
+    ]
+    publish = job_step(release, "publish", "uses", "./")
+    download = job_step(release, "publish", "uses", uses_of_full(release, "publish", 1))
+    # The dists go outside the workspace, and the action reads them from there; nothing else
+    # is set: PyPI is the default index, attestations are automatic there.
+    assert download["with"]["path"].startswith("${{ runner.temp }}/")
+    assert publish["with"] == {"packages-dir": download["with"]["path"]}
+    # No job leaves the job's token in .git/config for a later step.
+    for job in release["jobs"]:
+        checkout = job_step(release, job, "uses", uses_of_full(release, job, 0))
+        assert checkout["with"]["persist-credentials"] is False, job
+
+
+def uses_of_full(workflow: dict[str, Any], job: str, index: int) -> str:
+    return str([s["uses"] for s in workflow["jobs"][job]["steps"] if "uses" in s][index])
+
+
+# --- the release's own scripts, run with bash as the runner runs them ---------------------
+
+GIT = ["git", "-c", "user.name=release", "-c", "user.email=release@example.invalid"]
+
+
+def git(cwd: Path, *args: str) -> str:
+    result = subprocess.run(
+        [*GIT, *args], cwd=cwd, capture_output=True, text=True, check=True, timeout=60
+    )
+    return result.stdout.strip()
+
+
+@dataclass
+class StepRun:
+    code: int
+    out: str
+
+    @property
+    def annotations(self) -> list[str]:
+        return [x for x in self.out.splitlines() if x.startswith("::") and "::add-mask::" not in x]
+
+
+def run_step(job: str, step_id: str, cwd: Path, **env: str) -> StepRun:
+    """A `run:` step of release.yml, with its env: as given here (GitHub fills it from ${{ }})."""
+    script = job_step(load_release(), job, "id", step_id)["run"]
+    result = subprocess.run(
+        ["/bin/bash", "-e", "-c", script],
+        cwd=cwd,
+        env={"PATH": os.environ["PATH"], "HOME": str(cwd), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return StepRun(result.returncode, result.stdout + result.stderr)
+
+
+@pytest.fixture
+def tagged(tmp_path: Path) -> Path:
+    """A clone whose main has two commits, and a branch `side` main does not have."""
+    repo = tmp_path / "clone"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "one")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "two")
+    git(repo, "update-ref", "refs/remotes/origin/main", "HEAD")  # as a full-depth checkout has
+    git(repo, "checkout", "-q", "-b", "side")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "not merged")
+    git(repo, "checkout", "-q", "main")
+    return repo
+
+
+def test_check_tag_takes_a_release_tag_on_main(tagged: Path) -> None:
+    on_main = git(tagged, "rev-parse", "main~1")  # an older commit of main is fine too
+    for sha in (git(tagged, "rev-parse", "main"), on_main):
+        run = run_step("build", "check-tag", tagged, TAG="v1.2.3", RELEASE_SHA=sha)
+        assert run.code == 0, run.out
+        assert run.annotations == []
+
+
+@pytest.mark.parametrize(
+    "tag",
+    ["v1.2", "1.2.3", "v1.2.3rc1", "v1.2.3-rc.1", "v01.2.3x", "v1.2.3\n::warning::injected",
+     "v1.2.3; touch pwned", "vX.Y.Z", ""],
+)  # fmt: skip
+def test_check_tag_refuses_anything_but_vxyz_without_echoing_it(tagged: Path, tag: str) -> None:
+    run = run_step(
+        "build", "check-tag", tagged, TAG=tag, RELEASE_SHA=git(tagged, "rev-parse", "HEAD")
+    )
+    assert run.code == 1
+    [error] = run.annotations
+    assert error.startswith("::error title=release::The pushed tag is not a release tag vX.Y.Z")
+    assert "injected" not in run.out and "touch" not in run.out
+    assert not (tagged / "pwned").exists()
+
+
+def test_check_tag_refuses_a_tag_on_a_commit_main_does_not_have(tagged: Path) -> None:
+    run = run_step(
+        "build", "check-tag", tagged, TAG="v1.2.3", RELEASE_SHA=git(tagged, "rev-parse", "side")
+    )
+    assert run.code == 1
+    [error] = run.annotations
+    assert "v1.2.3 is on a commit that is not on main" in error
+
+
+def fake_build_venv(runner_temp: Path) -> None:
+    """RUNNER_TEMP/build-venv as the install step leaves it (hatchling from the dev venv)."""
+    bin_dir = runner_temp / "build-venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "hatchling").symlink_to(TOOLS / "hatchling")
+
+
+def test_check_version_refuses_a_tag_that_is_not_the_version_being_built(tmp_path: Path) -> None:
+    fake_build_venv(tmp_path)
+    good = run_step("build", "check-version", ROOT, TAG=TAG, RUNNER_TEMP=str(tmp_path))
+    assert good.code == 0, good.out
+    assert f"{TAG} is the version being built." in good.out
+    bad = run_step("build", "check-version", ROOT, TAG="v9.8.7", RUNNER_TEMP=str(tmp_path))
+    assert bad.code == 1
+    [error] = bad.annotations
+    assert f"v9.8.7 is not the version in the code ({__version__})" in error
+
+
+@pytest.mark.parametrize(
+    ("files", "ok"),
+    [
+        (["trusted_publish-1.2.3.tar.gz", "trusted_publish-1.2.3-py3-none-any.whl"], True),
+        (["trusted_publish-1.2.3.tar.gz"], False),
+        (["trusted_publish-1.2.4.tar.gz", "trusted_publish-1.2.4-py3-none-any.whl"], False),
+        (["trusted_publish-1.2.3.tar.gz", "trusted_publish-1.2.3-py3-none-any.whl",
+          "trusted_publish-1.2.2-py3-none-any.whl"], False),
+    ],
+)  # fmt: skip
+def test_check_dist_wants_exactly_the_sdist_and_the_wheel(
+    tmp_path: Path, files: list[str], ok: bool
+) -> None:
+    (tmp_path / "dist").mkdir()
+    for name in files:
+        (tmp_path / "dist" / name).write_bytes(b"x")
+    run = run_step("build", "check-dist", tmp_path, TAG="v1.2.3")
+    assert (run.code == 0) is ok, run.out
+
+
+@pytest.fixture
+def origin(tmp_path: Path) -> Path:
+    """A bare `origin` with releases v1.0.0 and v1.1.0 of main, v1 on v1.0.0."""
+    work = tmp_path / "work"
+    bare = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    work.mkdir()
+    git(work, "init", "-q", "-b", "main")
+    for version in ("1.0.0", "1.1.0"):
+        git(work, "commit", "-q", "--allow-empty", "-m", version)
+        git(work, "tag", "-a", f"v{version}", "-m", f"v{version}")
+    git(work, "tag", "v1", "v1.0.0^{commit}")
+    git(work, "remote", "add", "origin", str(bare))
+    git(work, "push", "-q", "origin", "main", "--tags")
+    return work
+
+
+def remote_tag(work: Path, name: str) -> str:
+    return git(work, "ls-remote", "origin", f"refs/tags/{name}").split()[0]
+
+
+def test_move_major_tag_moves_v1_to_the_newest_release(origin: Path) -> None:
+    sha = git(origin, "rev-parse", "v1.1.0^{commit}")
+    run = run_step("move-major-tag", "move", origin, TAG="v1.1.0", RELEASE_SHA=sha,
+                   GITHUB_TOKEN="ghs_not-a-real-token")  # fmt: skip
+    assert run.code == 0, run.out
+    assert remote_tag(origin, "v1") == sha
+    assert f"v1 now points at v1.1.0 ({sha})." in run.out
+    # The token reached git only as the masked Basic value, in the step's environment.
+    basic = base64.b64encode(b"x-access-token:ghs_not-a-real-token").decode()
+    assert run.out.splitlines()[0] == f"::add-mask::{basic}"
+    assert "ghs_not-a-real-token" not in run.out
+    assert basic not in run.out.split("\n", 1)[1]
+    assert "extraheader" not in (origin / ".git" / "config").read_text()
+
+
+def test_move_major_tag_leaves_v1_on_a_newer_release(origin: Path) -> None:
+    # A fix for an older line (v1.0.1 after v1.1.0) does not take v1 back.
+    git(origin, "checkout", "-q", "v1.0.0")
+    git(origin, "commit", "-q", "--allow-empty", "-m", "1.0.1")
+    git(origin, "tag", "v1.0.1")
+    git(origin, "push", "-q", "origin", "v1.0.1")
+    before = remote_tag(origin, "v1")
+    run = run_step("move-major-tag", "move", origin, TAG="v1.0.1",
+                   RELEASE_SHA=git(origin, "rev-parse", "HEAD"), GITHUB_TOKEN="")  # fmt: skip
+    assert run.code == 0, run.out
+    assert run.annotations == [
+        "::notice title=release::v1 stays where it is: v1.1.0 is a newer release than v1.0.1."
+    ]
+    assert remote_tag(origin, "v1") == before
+
+
+def test_move_major_tag_refuses_a_tag_origin_does_not_have_or_that_is_not_vxyz(
+    origin: Path,
+) -> None:
+    sha = git(origin, "rev-parse", "HEAD")
+    missing = run_step(
+        "move-major-tag", "move", origin, TAG="v1.2.0", RELEASE_SHA=sha, GITHUB_TOKEN=""
+    )
+    assert missing.code == 1
+    assert missing.annotations == [
+        "::error title=release::v1.2.0 is not a tag of origin: no tag is moved."
+    ]
+    odd = run_step("move-major-tag", "move", origin, TAG="v1", RELEASE_SHA=sha, GITHUB_TOKEN="")
+    assert odd.code == 1
+    assert "not a release tag vX.Y.Z" in odd.annotations[0]
+    assert remote_tag(origin, "v1") == git(origin, "rev-parse", "v1.0.0^{commit}")
