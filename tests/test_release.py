@@ -7,10 +7,14 @@ yet when these run).
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +22,10 @@ from typing import Any
 import pytest
 import yaml
 
+from test_action import needs_posix_runner_python, runner_env
 from trusted_publish import __version__
+from trusted_publish_sandbox import RegisteredPublisher, Sandbox
+from trusted_publish_sandbox.oidc import Identity
 
 ROOT = Path(__file__).resolve().parents[1]
 CHANGELOG = ROOT / "CHANGELOG.md"
@@ -414,3 +421,163 @@ def test_move_major_tag_refuses_a_tag_origin_does_not_have_or_that_is_not_vxyz(
     assert odd.code == 1
     assert "not a release tag vX.Y.Z" in odd.annotations[0]
     assert remote_tag(origin, "v1") == git(origin, "rev-parse", "v1.0.0^{commit}")
+
+
+# --- release.yml end to end under act, publishing to the sandbox ------------------------------
+
+#: What the act copy of release.yml changes, and why: act runs here without network to
+#: GitHub, so remote actions other than actions/checkout (which act replaces by the local
+#: working copy itself) cannot be downloaded. Everything else, the publish job's `uses: ./`
+#: step with its `with:`, `permissions` and `environment` included, is release.yml's own.
+HANDOFF_STEP = 'mkdir -p "$HANDOFF" && cp -R dist/. "$HANDOFF"/'
+RECEIVE_STEP = 'mkdir -p "$DEST" && cp -R "$HANDOFF"/. "$DEST"/'
+
+
+def act_copy_of_release(sandbox_url: str) -> tuple[dict[str, Any], list[str]]:
+    """release.yml as act can run it here, and the list of what was changed."""
+    workflow = load_release()
+    changed: list[str] = []
+    build = workflow["jobs"]["build"]["steps"]
+    publish = workflow["jobs"]["publish"]["steps"]
+    for steps in (build, publish):
+        for i, s in enumerate(list(steps)):
+            uses = str(s.get("uses", "")).split("@")[0]
+            if uses == "actions/setup-python":
+                # The runner's Python (this machine's, 3.11) is on PATH already.
+                steps.remove(s)
+                changed.append("build: setup-python removed (the runner's Python is used)")
+            elif uses == "actions/upload-artifact":
+                steps[steps.index(s)] = {
+                    "name": "Hand dist/ over (upload-artifact)",
+                    "run": HANDOFF_STEP,
+                }
+                changed.append("build: upload-artifact -> a copy of dist/ into $HANDOFF")
+            elif uses == "actions/download-artifact":
+                steps[i] = {
+                    "name": "Take dist/ over (download-artifact)",
+                    "env": {"DEST": s["with"]["path"]},  # the same folder, the same expression
+                    "run": RECEIVE_STEP,
+                }
+                changed.append("publish: download-artifact -> a copy from $HANDOFF, same path")
+            elif uses == "./":
+                # The index: the sandbox instead of PyPI (the only change to the step).
+                s["with"] = {**s["with"], "repository-url": sandbox_url}
+                changed.append("publish: uses ./ gets repository-url: the sandbox")
+    workflow["on"] = workflow.pop(True)  # PyYAML reads `on` as True; act wants `on`
+    return workflow, changed
+
+
+def test_the_act_copy_changes_only_what_act_cannot_run_here() -> None:
+    copy, changed = act_copy_of_release("http://127.0.0.1:1/legacy/")
+    assert changed == [
+        "build: setup-python removed (the runner's Python is used)",
+        "build: upload-artifact -> a copy of dist/ into $HANDOFF",
+        "publish: download-artifact -> a copy from $HANDOFF, same path",
+        "publish: uses ./ gets repository-url: the sandbox",
+    ]
+    real = load_release()["jobs"]
+    jobs = copy["jobs"]
+    for name in ("publish", "move-major-tag"):
+        for key in ("permissions", "environment", "needs", "runs-on", "concurrency"):
+            assert jobs[name].get(key) == real[name].get(key), (name, key)
+    assert job_step(copy, "publish", "uses", "./")["with"] == {
+        **job_step(load_release(), "publish", "uses", "./")["with"],
+        "repository-url": "http://127.0.0.1:1/legacy/",
+    }
+    assert jobs["move-major-tag"]["steps"] == real["move-major-tag"]["steps"]
+    for step_id in ("check-tag", "check-version", "check-dist"):
+        assert job_step(copy, "build", "id", step_id) == job_step(
+            load_release(), "build", "id", step_id
+        )
+
+
+@pytest.fixture
+def release_checkout(tmp_path: Path) -> tuple[Path, Path]:
+    """This project as a clone has it at the release tag, and its bare `origin`.
+
+    main and the tag are pushed to origin; refs/remotes/origin/main is what a full-depth
+    checkout has. v1 starts on an older commit, so moving it shows.
+    """
+    repo = tmp_path / "repo"
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split("\0")  # fmt: skip
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, repo / name)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "an older commit")
+    git(repo, "tag", "v1")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", f"release {TAG}")
+    git(repo, "tag", "-a", TAG, "-m", TAG)
+    bare = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    git(repo, "remote", "add", "origin", str(bare))
+    git(repo, "push", "-q", "origin", "main", "--tags")
+    git(repo, "fetch", "-q", "origin")
+    return repo, bare
+
+
+@pytest.mark.slow
+@needs_posix_runner_python
+def test_act_runs_the_release_build_publish_and_major_tag_against_the_sandbox(
+    release_checkout: tuple[Path, Path], tmp_path: Path
+) -> None:
+    repo, bare = release_checkout
+    release_sha = git(repo, "rev-parse", "HEAD")
+    identity = Identity(repository=PUBLISHER_REPOSITORY, workflow="release.yml",
+                        ref=f"refs/tags/{TAG}", environment="pypi", sha=release_sha)  # fmt: skip
+    # The publisher the README tells maintainers to register on PyPI, and only it.
+    publisher = RegisteredPublisher(PUBLISHER_REPOSITORY, "release.yml", "pypi")
+    with Sandbox([publisher], identity=identity) as sandbox:
+        copy, _ = act_copy_of_release(sandbox.repository_url)
+        workflow = tmp_path / "release-act.yml"
+        workflow.write_text(yaml.safe_dump(copy, sort_keys=False), encoding="utf-8")
+        event = tmp_path / "event.json"
+        event.write_text(json.dumps({"ref": f"refs/tags/{TAG}", "after": release_sha}))
+        home = tmp_path / "home"
+        home.mkdir()
+        env = runner_env(
+            tmp_path, with_uv=True, HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"),
+            PIP_CACHE_DIR=os.environ.get("PIP_CACHE_DIR") or str(Path.home() / ".cache" / "pip"),
+            UV_CACHE_DIR=os.environ.get("UV_CACHE_DIR") or str(Path.home() / ".cache" / "uv"),
+        )  # fmt: skip
+        oidc = sandbox.env()
+        started = time.monotonic()
+        result = subprocess.run(
+            [str(TOOLS / "act"), "push", "-W", str(workflow), "-e", str(event),
+             "-P", "ubuntu-latest=-self-hosted",
+             "--action-cache-path", str(tmp_path / "act-cache"), "--no-cache-server",
+             "--env", f"HANDOFF={tmp_path / 'handoff'}",
+             "--env", f"ACTIONS_ID_TOKEN_REQUEST_URL={oidc['ACTIONS_ID_TOKEN_REQUEST_URL']}",
+             "--env", f"ACTIONS_ID_TOKEN_REQUEST_TOKEN={oidc['ACTIONS_ID_TOKEN_REQUEST_TOKEN']}"],
+            cwd=repo, env=env, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        log = result.stdout + result.stderr
+        (tmp_path / "act.log").write_text(log, encoding="utf-8")
+        print(f"act run of release.yml: {time.monotonic() - started:.1f} s")
+        assert result.returncode == 0, log
+        stored = {f.filename: f.sha256 for f in sandbox.files("trusted-publish")}
+        secrets = [*sandbox.issued_jwts, *sandbox.minted_tokens, sandbox.oidc_request_token]
+
+    # The build job checked the tag and built exactly this version...
+    assert f"{TAG}: a release tag on main." in log
+    assert f"{TAG} is the version being built." in log
+    built = {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (tmp_path / "handoff").iterdir()
+    }
+    assert sorted(built) == [f"trusted_publish-{__version__}-py3-none-any.whl",
+                             f"trusted_publish-{__version__}.tar.gz"]  # fmt: skip
+    # ...the action published those bytes with trusted publishing...
+    assert "Success - Main Publish trusted-publish with itself" in log
+    assert stored == built
+    visible = "\n".join(x for x in log.splitlines() if "::add-mask::" not in x)
+    assert secrets
+    assert not [s for s in secrets if s in visible or s[-24:] in visible]
+    # ...and the major tag now points at the release's commit on origin.
+    moved = git(repo, "ls-remote", str(bare), "refs/tags/v1").split()[0]
+    assert moved == release_sha
