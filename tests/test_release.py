@@ -67,6 +67,79 @@ def test_changelog_sections_are_keep_a_changelogs() -> None:
     assert kinds <= {"Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"}, kinds
 
 
+# --- the pinned install: README and the GitLab example -------------------------------------
+
+GITLAB = ROOT / "examples" / "gitlab"
+PINNED = re.compile(r"trusted-publish(?:\[[a-z,]+\])?==([0-9][0-9A-Za-z.]*[0-9])")
+
+
+def test_every_pinned_install_names_this_version() -> None:
+    # A release bumps them with __version__ (README: "Releasing"); an old pin would install
+    # the previous release, a pin ahead of it one that does not exist.
+    for path in (ROOT / "README.md", GITLAB / "publish-requirements.in"):
+        pins = PINNED.findall(path.read_text(encoding="utf-8"))
+        assert pins, f"{path.name} pins no version of trusted-publish"
+        assert set(pins) == {__version__}, path.name
+
+
+def gitlab_jobs() -> dict[str, dict[str, Any]]:
+    pipeline = yaml.safe_load((GITLAB / ".gitlab-ci.yml").read_text(encoding="utf-8"))
+    return {
+        name: job for name, job in pipeline.items() if isinstance(job, dict) and "script" in job
+    }
+
+
+def pip_commands(job: dict[str, Any]) -> list[list[str]]:
+    # Every script line must be a string: an unquoted `:all: ` makes YAML read a mapping.
+    assert all(isinstance(line, str) for line in job["script"]), job["script"]
+    return [
+        line.split() for line in job["script"] if re.search(r"\bpip (install|download)\b", line)
+    ]
+
+
+def test_the_gitlab_example_installs_trusted_publish_from_its_hash_lock_only() -> None:
+    jobs = gitlab_jobs()
+    assert set(jobs) == {"build", "fetch-trusted-publish", "publish"}
+    requirement = (GITLAB / "publish-requirements.in").read_text(encoding="utf-8")
+    assert "--generate-hashes" in requirement
+    assert "publish-requirements.in -o publish-requirements.txt" in requirement
+    for name, job in jobs.items():
+        for command in pip_commands(job):
+            if "-r" in command:
+                assert command[command.index("-r") + 1] == "publish-requirements.txt", name
+                assert "--require-hashes" in command and "--only-binary" in command, name
+            else:  # anything else named is pinned to one version
+                named = [w for w in command[command.index("pip") + 2 :] if not w.startswith("-")]
+                assert named and all(re.fullmatch(r"[\w.-]+==[\w.]+", w) for w in named), command
+    assert any("trusted-publish" in line for line in jobs["publish"]["script"])
+
+
+def test_the_gitlab_job_holding_the_id_token_asks_no_index() -> None:
+    jobs = gitlab_jobs()
+    holders = [name for name, job in jobs.items() if "id_tokens" in job]
+    assert holders == ["publish"]
+    publish, fetch = jobs["publish"], jobs["fetch-trusted-publish"]
+    [install] = pip_commands(publish)
+    assert "--no-index" in install and "--require-hashes" in install
+    # It installs the wheels the token-free job downloaded, handed over as an artifact.
+    wheels = install[install.index("--find-links") + 1]
+    [download] = pip_commands(fetch)
+    assert download[download.index("--dest") + 1] == wheels
+    assert f"{wheels}/" in fetch["artifacts"]["paths"]
+    assert "fetch-trusted-publish" in publish["needs"]
+    assert publish["image"] == fetch["image"], "the wheels must fit the publish job's Python"
+    assert publish["rules"] == fetch["rules"]
+
+
+def test_gitlabs_schema_accepts_the_gitlab_example() -> None:
+    result = subprocess.run(
+        [str(TOOLS / "check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci",
+         str(GITLAB / ".gitlab-ci.yml")],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 # --- the workflows: runners that exist, actions pinned to one release each ------------------
 
 WORKFLOWS = sorted(
