@@ -1,7 +1,9 @@
-"""A release users can pin: the version, the changelog, and the examples that name it.
+"""A release users can pin: the version, the changelog, the pinned installs, the workflows'
+runners and action pins, and .github/workflows/release.yml, its scripts run with bash and the
+whole workflow run under act against the sandbox.
 
-Read from the files (nothing is installed from PyPI: the version being released is not there
-yet when these run).
+trusted-publish itself is never installed from PyPI here: the version being released is not
+there yet when these run.
 """
 
 from __future__ import annotations
