@@ -41,6 +41,8 @@ bench: $(STAMP)
 # Refresh the action's hash-locked runtime dependencies from requirements/runtime.in: one
 # universal lock (every platform, Python 3.9 up) with wheels only, as the action installs it
 # (--require-hashes --only-binary :all:). tests/runtime/test_lock.py fails when it is out of date.
+# Also requirements/release/build.txt, not the action's: what .github/workflows/release.yml
+# builds the release with (build and hatchling, Python 3.11 up).
 lock: $(STAMP)
 	$(UV) pip compile requirements/runtime.in --universal --python-version 3.9 \
 		--only-binary :all: --generate-hashes --no-header --annotation-style line \
@@ -51,6 +53,9 @@ lock: $(STAMP)
 	$(UV) pip compile requirements/attestations.in --universal --python-version 3.9 \
 		--only-binary :all: --generate-hashes --no-header --annotation-style line \
 		-o requirements/attestations.txt
+	$(UV) pip compile requirements/release/build.in --universal --python-version 3.11 \
+		--only-binary :all: --generate-hashes --no-header --annotation-style line \
+		-o requirements/release/build.txt
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix $(PY_DIRS)

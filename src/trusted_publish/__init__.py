@@ -1,3 +1,3 @@
 """trusted-publish: publish Python distributions to PyPI with trusted publishing (OIDC)."""
 
-__version__ = "0.1.0"
+__version__ = "1.0.0"
