@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -24,6 +23,13 @@ from typing import Any
 import pytest
 import yaml
 
+from support.runner import (
+    RUNNER_PYTHON,
+    TOOLS,
+    WORKFLOW_FILES,
+    needs_posix_runner_python,
+    runner_env,
+)
 from trusted_publish.inputs import Inputs, env_name, input_name, load_inputs
 from trusted_publish.runtime import extras
 from trusted_publish.runtime.bootstrap import venv_key
@@ -31,12 +37,8 @@ from trusted_publish_sandbox import RegisteredPublisher, Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 ACTION = ROOT / "action.yml"
-TOOLS = Path(sys.executable).parent  # act, zizmor, check-jsonschema, uv: pinned in dev.txt
 PROJECT = "tp-demo-package"
 
-# The Python a runner would have on PATH: the base interpreter behind this venv, so that the
-# action's venv is made from a plain Python exactly as on a GitHub runner.
-RUNNER_PYTHON = Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
 
 # pypa/gh-action-pypi-publish's inputs and defaults (its action.yml): switching to us must be
 # a one-line change of `uses:`.
@@ -51,19 +53,9 @@ PYPA_INPUTS = {
     "print-hash": "false",
     "attestations": "true",
 }
-WORKFLOW_FILES = sorted(
-    [
-        *(ROOT / "examples" / "workflows").glob("*.yml"),
-        *(ROOT / ".github" / "workflows").glob("*.yml"),
-    ]
-)
 
 # The setup step's script runs in bash, as `shell: bash` runs it on every runner.
 needs_bash = pytest.mark.skipif(not Path("/bin/bash").is_file(), reason="needs /bin/bash")
-needs_posix_runner_python = pytest.mark.skipif(
-    not (RUNNER_PYTHON.is_file() and Path("/bin/bash").is_file()),
-    reason="needs a POSIX Python layout (bin/pythonX.Y) and /bin/bash",
-)
 
 
 def load_action() -> dict[str, Any]:
@@ -310,35 +302,6 @@ class Setup:
     def line(self) -> str:
         [line] = [x for x in self.out.splitlines() if x.startswith("trusted-publish setup:")]
         return line
-
-
-def runner_path(tmp_path: Path, *, with_uv: bool) -> str:
-    """A PATH like a runner's: its Python as python3, uv only when asked for, /usr/bin."""
-    bin_dir = tmp_path / ("bin-uv" if with_uv else "bin")
-    bin_dir.mkdir(exist_ok=True)
-    links = {"python3": RUNNER_PYTHON, "python": RUNNER_PYTHON}
-    if with_uv:
-        links["uv"] = TOOLS / "uv"
-    for name, target in links.items():
-        if not (bin_dir / name).exists():
-            (bin_dir / name).symlink_to(target)
-    return os.pathsep.join([str(bin_dir), "/usr/bin", "/bin"])
-
-
-def runner_env(tmp_path: Path, *, with_uv: bool, **extra: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        # Outside settings of Python, pip and a surrounding CI must not steer the run.
-        if not key.startswith(("PYTHON", "PIP_CONFIG", "VIRTUAL_ENV", "GITHUB_", "RUNNER_"))
-        and not key.startswith("ACTIONS_")
-    }
-    env["PATH"] = runner_path(tmp_path, with_uv=with_uv)
-    # A clean runner has no pip.conf; this machine's names extra indexes that print warnings.
-    env["PIP_CONFIG_FILE"] = os.devnull
-    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-    env.update(extra)
-    return env
 
 
 def run_setup(action_dir: Path, runner_temp: Path, env: dict[str, str]) -> Setup:

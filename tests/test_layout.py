@@ -146,3 +146,23 @@ def test_the_clients_top_level_is_short_and_names_the_stages() -> None:
     entries = sorted(p.name for p in (SRC / CLIENT).iterdir() if p.name not in PLUMBING)
     assert len(entries) <= MAX_TOP_ENTRIES, entries
     assert all((SRC / CLIENT / stage).is_dir() for stage in STAGES), entries
+
+
+def test_no_test_module_imports_another() -> None:
+    # Shared helpers live in tests/support; a test module importing another couples two
+    # behaviours' tests and runs the other module's collection-time code.
+    tests = Path(__file__).resolve().parent
+    test_modules = {path.stem for path in tests.rglob("test_*.py")}
+    crossing = sorted(
+        f"{path.relative_to(tests)} imports {name}"
+        for path in tests.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for name in (
+            [alias.name for alias in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module or ""]
+        )
+        if name.split(".")[0] in test_modules
+    )
+    assert crossing == []

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from test_action import needs_posix_runner_python, runner_env
+from support.runner import WORKFLOW_FILES, needs_posix_runner_python, runner_env
 from trusted_publish import __version__
 from trusted_publish_sandbox import RegisteredPublisher, Sandbox
 from trusted_publish_sandbox.oidc import Identity
@@ -257,8 +257,6 @@ def uses_of(workflow: dict[str, Any], job: str) -> list[str]:
 
 def test_release_yml_is_linted_with_the_other_workflows() -> None:
     # tests/test_action.py runs zizmor and the workflow schema on these files.
-    from test_action import WORKFLOW_FILES
-
     assert RELEASE_YML in WORKFLOW_FILES
 
 
