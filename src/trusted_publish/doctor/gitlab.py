@@ -33,7 +33,7 @@ def _merge(base: YMap, top: YMap) -> YMap:
         items[key] = (
             _merge(old, value) if isinstance(old, YMap) and isinstance(value, YMap) else value
         )
-    return YMap(items, top.line)
+    return YMap(items, top.line, {**base.key_lines, **top.key_lines})
 
 
 def _resolved(root: YMap, name: str, depth: int = 0) -> YMap:
@@ -44,7 +44,7 @@ def _resolved(root: YMap, name: str, depth: int = 0) -> YMap:
     for parent in texts(node.get("extends")):
         if root.map(parent) is not None:
             merged = _merge(merged, _resolved(root, parent, depth + 1))
-    own = YMap({k: v for k, v in node.items.items() if k != "extends"}, node.line)
+    own = YMap({k: v for k, v in node.items.items() if k != "extends"}, node.line, node.key_lines)
     return _merge(merged, own)
 
 

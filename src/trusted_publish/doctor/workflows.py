@@ -63,15 +63,18 @@ def _text_map(node: Optional[YNode]) -> dict[str, str]:
     return {k: v.value for k, v in node.items.items() if isinstance(v, YText)}
 
 
-def permissions(node: Optional[YNode]) -> Optional[Permissions]:
-    """`permissions: write-all` grants every permission, `read-all` and `{}` none."""
+def permissions(parent: YMap) -> Optional[Permissions]:
+    """`parent`'s `permissions:`: `write-all` grants every permission, `read-all` and `{}`
+    none."""
+    node = parent.get("permissions")
+    line = parent.line_of("permissions")
     if node is None:
         return None
     if isinstance(node, YText):
-        return Permissions(node.value.strip() == "write-all", node.line)
+        return Permissions(node.value.strip() == "write-all", line)
     if isinstance(node, YMap):
-        return Permissions(node.text("id-token") == "write", node.line)
-    return Permissions(False, node.line)
+        return Permissions(node.text("id-token") == "write", line)
+    return Permissions(False, line)
 
 
 def _triggers(node: Optional[YNode]) -> dict[str, Optional[YMap]]:
@@ -113,7 +116,7 @@ def _job(job_id: str, node: YNode) -> Optional[Job]:
         id=job_id,
         line=node.line,
         name=node.text("name"),
-        permissions=permissions(node.get("permissions")),
+        permissions=permissions(node),
         environment=_environment(node.get("environment")),
         if_=node.text("if") or "",
         uses=node.text("uses"),
@@ -132,6 +135,6 @@ def read(tree: YNode, file: str, shown: str) -> Workflow:
         shown=shown,
         triggers=_triggers(root.get("on")),
         on_line=root.line_of("on"),
-        permissions=permissions(root.get("permissions")),
+        permissions=permissions(root),
         jobs=tuple(j for j in (_job(k, v) for k, v in jobs) if j is not None),
     )

@@ -48,6 +48,8 @@ class YList:
 class YMap:
     items: dict[str, YNode] = field(default_factory=dict)
     line: int = 0
+    key_lines: dict[str, int] = field(default_factory=dict)
+    """The line of each key (a block's value starts on the line after its key)."""
 
     def get(self, key: str) -> Optional[YNode]:
         return self.items.get(key)
@@ -61,8 +63,8 @@ class YMap:
         return value.value if isinstance(value, YText) else None
 
     def line_of(self, key: str) -> int:
-        value = self.items.get(key)
-        return value.line if value is not None else self.line
+        """The line of `key` (of the mapping, when it has no such key)."""
+        return self.key_lines.get(key, self.line)
 
 
 YNode = Union[YText, YList, YMap]
@@ -147,6 +149,7 @@ class _Converter:
         line = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
             items: dict[str, YNode] = {}
+            key_lines: dict[str, int] = {}
             merged: dict[str, YNode] = {}
             for key, value in node.value:
                 if getattr(key, "tag", "") == _MERGE_TAG:
@@ -160,9 +163,10 @@ class _Converter:
                     continue
                 name = key.value if isinstance(key, yaml.ScalarNode) else ""
                 items[str(name)] = self.convert(value)
+                key_lines[str(name)] = key.start_mark.line + 1
             for k, v in merged.items():
                 items.setdefault(k, v)
-            return YMap(items, line)
+            return YMap(items, line, key_lines)
         if isinstance(node, yaml.SequenceNode):
             return YList(tuple(self.convert(item) for item in node.value), line)
         return YText(str(node.value), line)
