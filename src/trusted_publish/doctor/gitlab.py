@@ -102,19 +102,20 @@ def check(
             _script(job.get(key) or default.get(key))
             for key in ("before_script", "script", "after_script")
         )
-        steps: list[Publish] = from_script(script, variables, node.line)
+        line = root.line_of(name)
+        steps: list[Publish] = from_script(script, variables, line)
         if not steps:
             continue
         report = _report(
             name,
-            line=node.line,
+            line=line,
             job=job,
             steps=steps,
             namespace_project=namespace_project,
             project=project,
         )
         id_tokens = job.map("id_tokens") or default.map("id_tokens")
-        _id_tokens(report, _audiences(id_tokens), steps, node.line)
+        _id_tokens(report, _audiences(id_tokens), steps, line)
         if builds(script):
             report.warning(
                 "build-in-publish-job",
@@ -129,7 +130,7 @@ def check(
                 f"Job '{name}' runs in no environment: nothing guards who may publish.",
                 "Add `environment: pypi` (protect it under Settings → CI/CD → Protected "
                 "environments) and name it in the publisher on PyPI.",
-                node.line,
+                line,
             )
         if namespace_project is not None:
             params = {

@@ -107,14 +107,14 @@ def _step(node: YNode) -> Optional[Step]:
     )
 
 
-def _job(job_id: str, node: YNode) -> Optional[Job]:
+def _job(job_id: str, node: YNode, line: int) -> Optional[Job]:
     if not isinstance(node, YMap):
         return None
     steps_node = node.get("steps")
     steps = steps_node.items if isinstance(steps_node, YList) else ()
     return Job(
         id=job_id,
-        line=node.line,
+        line=line,
         name=node.text("name"),
         permissions=permissions(node),
         environment=_environment(node.get("environment")),
@@ -128,13 +128,13 @@ def _job(job_id: str, node: YNode) -> Optional[Job]:
 def read(tree: YNode, file: str, shown: str) -> Workflow:
     """The workflow in `tree` (the parsed file `shown`, named `file`)."""
     root = tree if isinstance(tree, YMap) else YMap(line=1)
-    jobs_node = root.map("jobs")
-    jobs = jobs_node.items.items() if jobs_node is not None else []
+    jobs_node = root.map("jobs") or YMap()
+    jobs = jobs_node.items.items()
     return Workflow(
         file=file,
         shown=shown,
         triggers=_triggers(root.get("on")),
         on_line=root.line_of("on"),
         permissions=permissions(root),
-        jobs=tuple(j for j in (_job(k, v) for k, v in jobs) if j is not None),
+        jobs=tuple(j for j in (_job(k, v, jobs_node.line_of(k)) for k, v in jobs) if j is not None),
     )
