@@ -383,7 +383,9 @@ def test_no_publishing_job_says_what_was_read(tmp_path: Path, doctor: Any) -> No
         repo / ".github/workflows/ci.yml",
         "jobs:\n  t:\n    steps:\n      - run: trusted-publish doctor\n",
     )
-    assert doctor(repo).code == EXIT_DOCTOR
+    run = doctor(repo)
+    assert run.code == EXIT_DOCTOR
+    assert "No publishing job found" in run.err
 
 
 def test_broken_yaml_names_the_file_and_line(tmp_path: Path, doctor: Any) -> None:
@@ -589,3 +591,23 @@ def test_doctor_imports_nothing_of_trusted_publish_but_errors_and_console() -> N
             elif isinstance(node, ast.Import):
                 outside.update(a.name for a in node.names if a.name.startswith("trusted"))
     assert outside == {"errors", "console"}
+
+
+def test_any_prefix_of_a_workflow_is_a_report_or_a_broken_yaml_never_a_traceback(
+    tmp_path: Path,
+) -> None:
+    # The parsing boundary, without hypothesis: every cut of real workflows (mid-key,
+    # mid-quote, mid-flow-mapping), and stray bytes, end in a Diagnosis.
+    from trusted_publish.doctor.command import diagnose
+
+    repo = make_repo(tmp_path, workflows={})
+    path = write(repo / ".github" / "workflows" / "cut.yml", "")
+    sources = [TWO_JOBS, (EXAMPLES / "testpypi-then-pypi.yml").read_text(encoding="utf-8")]
+    for source in sources:
+        for end in range(0, len(source), 5):
+            path.write_text(source[:end] + "\t\x00{[&*!|>", encoding="utf-8")
+            diagnosis = diagnose(repo)
+            assert diagnosis.read == [".github/workflows/cut.yml"]
+    path.write_bytes(b"on: push\n\xff\xfe\n")
+    (finding,) = diagnose(repo).file_findings
+    assert (finding.code, finding.line) == ("broken-yaml", 2)

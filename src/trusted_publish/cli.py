@@ -32,7 +32,8 @@ def _publish_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trusted-publish",
         description="Publish Python distributions to PyPI with trusted publishing (OIDC). "
-        "Other commands: `trusted-publish check [DIR]`, `trusted-publish sandbox --help`.",
+        "Other commands: `trusted-publish check [DIR]`, `trusted-publish doctor [PATH]`, "
+        "`trusted-publish sandbox --help`.",
         epilog="Every flag can also be given as the environment variable named in its help.",
     )
     parser.add_argument("--version", action="version", version=f"trusted-publish {__version__}")
