@@ -611,3 +611,15 @@ def test_any_prefix_of_a_workflow_is_a_report_or_a_broken_yaml_never_a_traceback
     path.write_bytes(b"on: push\n\xff\xfe\n")
     (finding,) = diagnose(repo).file_findings
     assert (finding.code, finding.line) == ("broken-yaml", 2)
+
+
+def test_uses_dot_is_this_action_only_in_trusted_publishs_own_repository(
+    tmp_path: Path, doctor: Any
+) -> None:
+    local = TWO_JOBS.replace(f"trusted-publish/trusted-publish@{SHA} # v1", "./")
+    own = make_repo(tmp_path / "own", project="trusted-publish", workflows={"r.yml": local})
+    run = doctor(own, "--json")
+    assert run.code == 0, run.out
+    assert run.json["jobs"][0]["tool"] == "trusted-publish"
+    other = make_repo(tmp_path / "other", workflows={"r.yml": local})
+    assert "No publishing job found" in doctor(other).err
