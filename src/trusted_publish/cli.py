@@ -3,6 +3,7 @@
 `trusted-publish [flags]` publishes (flags mirror the action's inputs; each also reads
 `TRUSTED_PUBLISH_<NAME>` from the environment, which is how the action passes them).
 `trusted-publish check [DIR]` checks distributions with no network and no credentials.
+`trusted-publish doctor [PATH]` checks a repository's release workflows offline.
 `trusted-publish sandbox ...` runs the local GitHub-OIDC + PyPI emulator.
 """
 
@@ -31,7 +32,8 @@ def _publish_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trusted-publish",
         description="Publish Python distributions to PyPI with trusted publishing (OIDC). "
-        "Other commands: `trusted-publish check [DIR]`, `trusted-publish sandbox --help`.",
+        "Other commands: `trusted-publish check [DIR]`, `trusted-publish doctor [PATH]`, "
+        "`trusted-publish sandbox --help`.",
         epilog="Every flag can also be given as the environment variable named in its help.",
     )
     parser.add_argument("--version", action="version", version=f"trusted-publish {__version__}")
@@ -81,10 +83,28 @@ def _check_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _doctor_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trusted-publish doctor",
+        description="Check a repository's release setup offline, before the first release: "
+        "each publishing job's trusted publisher, and what would fail or weaken it.",
+    )
+    parser.add_argument("path", nargs="?", default=".", help="the repository (default: .)")
+    parser.add_argument(
+        "--repository",
+        metavar="OWNER/REPO",
+        help="the GitHub owner/repository or GitLab namespace/project (default: from the "
+        "`origin` remote)",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    return parser
+
+
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     """Run the CLI and return its exit code.
 
-    0 success, 2 inputs, 3 distributions, 4 credentials, 5 upload, 70 a bug of ours.
+    0 success, 2 inputs, 3 distributions, 4 credentials, 5 upload, 6 doctor found problems,
+    70 a bug of ours.
     """
     args = list(sys.argv[1:] if argv is None else argv)
     environ: Mapping[str, str] = os.environ if env is None else env
@@ -95,6 +115,13 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     try:
         if args[:1] == ["check"]:
             return _run_check(_check_parser().parse_args(args[1:]), console)
+        if args[:1] == ["doctor"]:
+            from .doctor.command import run as doctor
+
+            flags = _doctor_parser().parse_args(args[1:])
+            # With --json, stdout carries the document alone; messages go to stderr.
+            console = Console(env=environ, out=sys.stderr) if flags.json else console
+            return doctor(flags.path, flags.repository, flags.json, console)
         return _run_publish(vars(_publish_parser().parse_args(args)), console, environ)
     except PublishError as exc:
         _show_error(console, exc)

@@ -90,6 +90,14 @@ class VerificationError(UploadError):
     stage = "verification"
 
 
+class DoctorError(PublishError):
+    """`trusted-publish doctor` found the release setup would fail (or could not check it):
+    each problem and its fix were shown above the error. Nothing was published or asked."""
+
+    exit_code = 6
+    stage = "doctor"
+
+
 class Interrupted(PublishError):
     """The run was stopped by a signal (a cancelled job, Ctrl-C). Exit code 128 + the
     signal's number, as a shell reports it: 130 for SIGINT, 143 for SIGTERM."""
