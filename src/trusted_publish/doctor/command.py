@@ -8,11 +8,12 @@ import sys
 from pathlib import Path
 from typing import Optional, TextIO
 
-from ..console import Console, untrusted
-from ..errors import DoctorError, InputError
+from trusted_publish.console import Console, untrusted
+from trusted_publish.doctor.model import Diagnosis, Finding
+from trusted_publish.doctor.yamlfile import BrokenYaml, load
+from trusted_publish.errors import DoctorError, InputError
+
 from . import github, gitlab, render, repo, workflows
-from .model import Diagnosis, Finding
-from .yamlfile import BrokenYaml, load
 
 WORKFLOWS_DIR = Path(".github") / "workflows"
 

@@ -10,7 +10,7 @@ import re
 from typing import Optional
 from urllib.parse import urlencode
 
-from .model import JobReport, Link
+from trusted_publish.doctor.model import JobReport, Link
 
 
 def normalize(name: str) -> str:

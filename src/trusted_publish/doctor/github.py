@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional
 
-from .forms import add_links
-from .model import JobReport
-from .publishing import Publish, builds, builds_with, from_script, from_uses
-from .workflows import Job, Permissions, Workflow
+from trusted_publish.doctor.forms import add_links
+from trusted_publish.doctor.model import JobReport
+from trusted_publish.doctor.publishing import Publish, builds, builds_with, from_script, from_uses
+from trusted_publish.doctor.workflows import Job, Permissions, Workflow
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 _FIRST_PARTY = ("actions", "github")

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .forms import add_links
-from .model import JobReport
-from .publishing import Publish, builds, from_script
-from .yamlfile import YList, YMap, YNode, YText, texts
+from trusted_publish.doctor.forms import add_links
+from trusted_publish.doctor.model import JobReport
+from trusted_publish.doctor.publishing import Publish, builds, from_script
+from trusted_publish.doctor.yamlfile import YList, YMap, YNode, YText, texts
 
 PIPELINE_FILE = ".gitlab-ci.yml"
 #: Top-level keys of .gitlab-ci.yml that are not jobs.

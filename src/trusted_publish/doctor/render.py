@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 from typing import Any, TextIO
 
-from ..console import Console, untrusted
-from .model import Diagnosis, Finding, JobReport
+from trusted_publish.console import Console, untrusted
+from trusted_publish.doctor.model import Diagnosis, Finding, JobReport
 
 JSON_VERSION = 1
 _CI = {"github": "GitHub Actions", "gitlab": "GitLab CI/CD"}

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Optional
 from urllib.parse import urlsplit
 
-from .forms import normalize
+from trusted_publish.doctor.forms import normalize
 
 #: pyproject.toml and action.yml are read up to this size.
 MAX_SMALL_FILE = 256 * 1024

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .yamlfile import YList, YMap, YNode, YText
+from trusted_publish.doctor.yamlfile import YList, YMap, YNode, YText
 
 
 @dataclass(frozen=True)

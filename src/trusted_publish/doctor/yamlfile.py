@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from ..errors import DoctorError
+from trusted_publish.errors import DoctorError
 
 #: The largest CI file we read: workflows are a few KiB; a larger file is not a workflow.
 MAX_FILE_SIZE = 1024 * 1024
