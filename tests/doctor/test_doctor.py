@@ -20,7 +20,7 @@ from trusted_publish.doctor.repo import parse_remote
 from trusted_publish_sandbox import Identity, RegisteredPublisher, Sandbox
 
 EXIT_DOCTOR = 6
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "workflows"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "workflows"
 SHA = "11bd71901bbe5b1630ceea73d27597364c9af683"
 
 TWO_JOBS = f"""
@@ -581,7 +581,7 @@ def test_doctor_imports_nothing_of_trusted_publish_but_errors_and_console() -> N
     # (and so none of their dependencies) to run.
     import ast
 
-    package = Path(__file__).resolve().parents[1] / "src" / "trusted_publish" / "doctor"
+    package = Path(__file__).resolve().parents[2] / "src" / "trusted_publish" / "doctor"
     outside = set()
     for path in package.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
