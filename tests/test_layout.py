@@ -2,8 +2,9 @@
 
 Read from the source with ``ast`` (nothing is imported): the client (src/trusted_publish)
 never imports the sandbox (src/trusted_publish_sandbox) nor the other way round; no module
-of either package takes part in an import cycle; no module is over 500 lines. Imports inside
-functions and under ``if TYPE_CHECKING:`` count too.
+of either package takes part in an import cycle; no module is over 500 lines; no stage
+module imports the report (the conductor alone writes it). Imports inside functions and under
+``if TYPE_CHECKING:`` count too.
 """
 
 from __future__ import annotations
@@ -166,3 +167,37 @@ def test_no_test_module_imports_another() -> None:
         if name.split(".")[0] in test_modules
     )
     assert crossing == []
+
+
+#: The stage folders (and the plumbing they run on): each returns its results, or announces
+#: them through a Protocol it defines, and the conductor (publish.py) hands them to the report.
+STAGE_PACKAGES = ("dists", "credentials", "index", "http", "runtime")
+REPORT = f"{CLIENT}.report"
+
+
+def report_importers(graph: Mapping[str, set[str]]) -> list[str]:
+    """The stage modules of ``graph`` that import the report."""
+    stages = tuple(f"{CLIENT}.{name}" for name in STAGE_PACKAGES)
+    return sorted(
+        module
+        for module, imported in graph.items()
+        if any(in_package(module, stage) for stage in stages) and REPORT in imported
+    )
+
+
+def test_no_stage_module_imports_the_report() -> None:
+    assert report_importers(import_graph(CLIENT)) == []
+
+
+def test_the_check_sees_a_stage_importing_the_report(tmp_path: Path) -> None:
+    stage = tmp_path / "scheduler.py"
+    stage.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from trusted_publish.report import Status\n",
+        encoding="utf-8",
+    )
+    scheduler = f"{CLIENT}.index.scheduler"
+    graph = {scheduler: imports_of(scheduler, stage), f"{CLIENT}.publish": {REPORT}}
+    # The stage is caught (an import under TYPE_CHECKING counts); the conductor may import it.
+    assert report_importers(graph) == [scheduler]

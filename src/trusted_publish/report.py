@@ -2,6 +2,7 @@
 the step's outputs. Written on failure too, so the summary shows what landed and why it
 stopped: per file its result, whether the index was seen serving it (verified) and its
 provenance; per release its page and the `pip install` line; and how long each stage took.
+The conductor (`publish`) alone fills it in, from what each stage returns or announces.
 
 The summary is Markdown, and file names, versions and the error's text are untrusted: each
 value sits in a code span or code block fenced by more backticks than it holds, with its
@@ -15,47 +16,20 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import TYPE_CHECKING, Optional
 
 from trusted_publish.console import untrusted
 from trusted_publish.dists.discover import Distribution, human_size
 from trusted_publish.errors import Interrupted, VerificationError
 
+# The results the stages produce, each defined by its stage: the report only reads them.
+from trusted_publish.index.scheduler import Status
+from trusted_publish.index.verify import ProvenanceCheck, Verified
+
 if TYPE_CHECKING:
     from trusted_publish.console import Console
     from trusted_publish.errors import PublishError
     from trusted_publish.index.target import Index
-
-
-class Status(Enum):
-    PENDING = "not started"
-    IN_FLIGHT = "in flight"
-    UNKNOWN = "in flight when the run stopped: unknown (a re-run settles it)"
-    REFUSED = "refused by the index"
-    UPLOADED = "uploaded"
-    SKIPPED = "already on the index"
-    WOULD_UPLOAD = "would be uploaded (dry run)"
-
-
-class Verified(Enum):
-    """Whether the index was seen serving a file with our SHA-256 after the upload."""
-
-    YES = "yes"
-    NO = "no"
-    NOT_CHECKED = "not checked"
-
-
-@dataclass(frozen=True)
-class ProvenanceCheck:
-    """What the Integrity API said of one file's provenance."""
-
-    VERIFIED = "verified"
-    NOT_YET = "not served yet"
-
-    state: str
-    """`VERIFIED`, `NOT_YET`, "does not match" or "could not be read"."""
-    url: str
 
 
 #: The stages whose durations the summary shows, in the order they run.
@@ -236,7 +210,7 @@ class Report:
         if check is None:
             return "not checked"
         # Our own URL (index, canonical name, checked version and file name, quoted).
-        return f"[{check.state}](<{check.url}>)"
+        return f"[{check.state.value}](<{check.url}>)"
 
     def _releases_markdown(self) -> list[str]:
         """Per published release: its page and the line that installs it."""

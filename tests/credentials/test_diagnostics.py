@@ -17,8 +17,9 @@ import pytest
 
 from support.runs import Run, error_lines, publish
 from trusted_publish.cli import main
-from trusted_publish.credentials.diagnose import GitHubPublisher, refusal_help
-from trusted_publish.credentials.github import unverified_claims
+from trusted_publish.credentials.claims import unverified_claims
+from trusted_publish.credentials.exchange import refusal_help
+from trusted_publish.credentials.github import GitHubPublisher
 from trusted_publish.index.target import Index
 from trusted_publish_sandbox import Identity, RegisteredPublisher, Sandbox
 

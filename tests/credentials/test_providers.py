@@ -22,7 +22,7 @@ from trusted_publish.console import Console
 from trusted_publish.credentials import google
 from trusted_publish.credentials.attestations import decide
 from trusted_publish.credentials.claims import unverified_claims
-from trusted_publish.credentials.diagnose import refusal_help
+from trusted_publish.credentials.exchange import refusal_help
 from trusted_publish.credentials.gitlab import GitLabSource, variable_for
 from trusted_publish.errors import SigningError
 from trusted_publish.index.target import Index

@@ -27,10 +27,8 @@ from trusted_publish.cli import main
 from trusted_publish.console import Console
 from trusted_publish.dists.discover import Distribution
 from trusted_publish.errors import UploadError
-from trusted_publish.index.listing import Lookup
+from trusted_publish.index.listing import Lookup, triage
 from trusted_publish.index.target import Index
-from trusted_publish.publish import _drop_existing
-from trusted_publish.report import Report
 from trusted_publish_sandbox import Sandbox
 
 PROJECT, VERSION = "tp-demo-package", "1.0.0"
@@ -259,14 +257,13 @@ def test_a_release_older_than_14_days_is_refused_before_any_upload(tmp_path: Pat
         dist = read_distribution(sdist)
 
         def drop() -> list[Distribution]:
-            return _drop_existing(
+            return triage(
                 [dist],
                 Lookup(session, pypi_here),
                 index=pypi_here,
                 skip_existing=False,
                 console=Console(env={}),
-                report=Report(index=pypi_here),
-            )
+            ).todo
 
         sb.release_age_days("tp-sample", "1.0.0", 13)
         assert drop() == [dist]  # a young release takes the file

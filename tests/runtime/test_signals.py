@@ -27,7 +27,7 @@ from trusted_publish.console import Console
 from trusted_publish.dists.discover import Distribution
 from trusted_publish.errors import UploadError
 from trusted_publish.index.listing import Lookup
-from trusted_publish.index.scheduler import UploadRun
+from trusted_publish.index.scheduler import UploadRun, UploadSettings, UploadTarget
 from trusted_publish.index.target import Index
 from trusted_publish.index.upload import Answer, Outcome, RetryPolicy
 from trusted_publish.report import Report, Status
@@ -237,16 +237,16 @@ def test_no_file_starts_after_one_failed_for_good(
     report = WatchedReport(index=index)
     report.planned(dists)
     run = UploadRun(
-        None,  # type: ignore[arg-type]
-        index=index,
-        current_auth=lambda: ("__token__", "x"),
-        lookup=Lookup(None, index),  # type: ignore[arg-type]
-        console=Console(env={}),
-        report=report,
+        UploadTarget(
+            None,  # type: ignore[arg-type]
+            index,
+            Lookup(None, index),  # type: ignore[arg-type]
+            lambda: ("__token__", "x"),
+        ),
+        UploadSettings(RetryPolicy(), max_parallel=2, skip_existing=False),
         attestations={},
-        policy=RetryPolicy(),
-        max_parallel=2,
-        skip_existing=False,
+        events=report,
+        console=Console(env={}),
         stop=StopRequest(),
     )
     monkeypatch.setattr("trusted_publish.index.scheduler.send", fake_send)

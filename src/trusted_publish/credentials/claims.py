@@ -1,7 +1,8 @@
 """Reading a CI's OIDC token (a JWT) for diagnostics: its claims, which kind of trusted
 publisher PyPI matches them against, and the publisher it would need, shown the same way for
-every kind. The index verifies the token; we only read it to tell
-the user what the index saw, and never print the token itself.
+every kind (each CI's module says which claims and fields are its own). The index verifies
+the token; we only read it to tell the user what the index saw, and never print the token
+itself.
 """
 
 from __future__ import annotations
@@ -13,38 +14,6 @@ from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from trusted_publish.index.target import Index
-
-#: GitHub's claims worth showing when PyPI refuses a token: what PyPI matches publishers on
-#: (warehouse/oidc/models/github.py; it ignores `sub` and `workflow_ref`), and what tells a
-#: mistake apart. None of them is secret; the token itself is never shown.
-GITHUB_CLAIMS = (
-    "repository",
-    "repository_owner",
-    "repository_owner_id",
-    "job_workflow_ref",
-    "ref",
-    "sha",
-    "environment",
-    "event_name",
-    "ref_type",
-    "runner_environment",
-    "aud",
-    "iss",
-)
-#: The claims PyPI matches a GitLab publisher on (shown when it refuses the token).
-GITLAB_CLAIMS = (
-    "sub",
-    "project_path",
-    "ci_config_ref_uri",
-    "ref_path",
-    "sha",
-    "environment",
-    "pipeline_source",
-    "aud",
-    "iss",
-)
-#: The claims PyPI matches a Google publisher on (shown when it refuses the token).
-GOOGLE_CLAIMS = ("email", "email_verified", "sub", "aud", "iss")
 
 
 def unverified_claims(token: str) -> dict[str, Any]:
@@ -67,13 +36,6 @@ def publisher_kind(claims: Mapping[str, Any]) -> str:
     if "email" in claims and "repository" not in claims:
         return "google"
     return "github"
-
-
-def claim_lines(token: str) -> list[str]:
-    """`name: value` for each claim PyPI matches on, in a stable order."""
-    claims = unverified_claims(token)
-    names = {"github": GITHUB_CLAIMS, "gitlab": GITLAB_CLAIMS, "google": GOOGLE_CLAIMS}
-    return [f"{name}: {claims[name]}" for name in names[publisher_kind(claims)] if name in claims]
 
 
 def publisher_lines(

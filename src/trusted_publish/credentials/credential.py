@@ -10,21 +10,20 @@ offers it; a user's own password or API token is never burned).
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional, Protocol
 
-from trusted_publish.credentials.diagnose import event_error
+from trusted_publish.credentials.claims import unverified_claims
 from trusted_publish.credentials.exchange import (
     UploadToken,
     burn_token,
     discover_audience,
     mint_token,
 )
-from trusted_publish.credentials.github import DEFAULT_POLICY, unverified_claims
+from trusted_publish.credentials.github import DEFAULT_POLICY, event_error, provenance_publisher
 from trusted_publish.credentials.providers import TokenSource, detect
 from trusted_publish.http import transport
 from trusted_publish.http.policy import TOKEN_USER
@@ -41,9 +40,6 @@ if TYPE_CHECKING:
 REFRESH_MARGIN = 300.0
 #: Seconds a burn may take after a signal: the report must still be written in time.
 HURRIED_SECONDS = 1.0
-#: The workflow file name in a `job_workflow_ref` claim (`owner/repo/.github/workflows/x.yml@ref`),
-#: as warehouse reads it (warehouse/oidc/models/github.py).
-_WORKFLOW_FILE = re.compile(r"([^/]+\.(yml|yaml))(?=@)")
 
 
 class Credentials(Protocol):
@@ -150,11 +146,7 @@ class TrustedPublishingCredentials:
         than GitHub (their provenance is not checked against the publisher)."""
         if self.source.provider != "github":
             return None
-        repository = self._claims.get("repository")
-        match = _WORKFLOW_FILE.search(str(self._claims.get("job_workflow_ref", "")))
-        if not isinstance(repository, str) or match is None:
-            return None
-        return {"kind": "GitHub", "repository": repository, "workflow": match.group(1)}
+        return provenance_publisher(self._claims)
 
     def burn(self, *, hurry: bool = False) -> None:
         """Revoke every token this run minted, where the index offers it; never raises.

@@ -10,12 +10,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from trusted_publish.credentials.diagnose import refusal_help
-from trusted_publish.credentials.github import DEFAULT_POLICY, claim_lines, unverified_claims
+from trusted_publish.credentials import github, gitlab, google
+from trusted_publish.credentials.claims import publisher_kind, unverified_claims
+from trusted_publish.credentials.github import DEFAULT_POLICY
 from trusted_publish.errors import CredentialError
 from trusted_publish.http import transport
 from trusted_publish.http.policy import TOKEN_USER
@@ -153,6 +154,63 @@ def mint_token(
         details=details,
         fix=fix,
     )
+
+
+#: Per kind of publisher (`claims.publisher_kind`): the claims PyPI matches it on, in the
+#: order shown, and the help for a refused token.
+_CLAIMS: dict[str, tuple[str, ...]] = {
+    "github": github.CLAIMS,
+    "gitlab": gitlab.CLAIMS,
+    "google": google.CLAIMS,
+}
+_PUBLISHER_HELP: dict[
+    str,
+    Callable[[Mapping[str, Any], str, Index, Sequence[str]], Optional[tuple[list[str], list[str]]]],
+] = {
+    "github": github.publisher_help,
+    "gitlab": gitlab.publisher_help,
+    "google": google.publisher_help,
+}
+
+
+def claim_lines(token: str) -> list[str]:
+    """`name: value` for each claim PyPI matches on, in a stable order."""
+    claims = unverified_claims(token)
+    names = _CLAIMS[publisher_kind(claims)]
+    return [f"{name}: {claims[name]}" for name in names if name in claims]
+
+
+def refusal_help(
+    claims: Mapping[str, Any],
+    codes: Sequence[str],
+    index: Index,
+    projects: Sequence[str],
+    descriptions: str = "",
+) -> tuple[list[str], str]:
+    """(detail lines, fix) for a refused token exchange, for the kind of publisher the
+    token's claims are matched against (`descriptions`: the index's reasons, joined)."""
+    found = _PUBLISHER_HELP[publisher_kind(claims)](claims, descriptions, index, projects)
+    if found is None:
+        return [], "Check the trusted publisher configured on the index for this project."
+    lines, likely = found
+    if "invalid-pending-publisher" in codes:
+        likely.insert(
+            0,
+            "The project already exists, so its pending publisher no longer applies: add "
+            "the publisher on the project's own Publishing page.",
+        )
+    if "invalid-publisher" in codes or "invalid-pending-publisher" in codes:
+        lines.append("Likely mismatches:")
+        lines.extend(f"  - {line}" for line in likely)
+    fix = (
+        "Make the publisher on the index match the table above (the link opens the form "
+        "filled in), or change the job to match the publisher."
+    )
+    if "invalid-token" in codes:
+        fix = "The OIDC token was refused as invalid or expired: re-run the job."
+    if "invalid-reuse-token" in codes:
+        fix = "Each OIDC token is good for one exchange: re-run the job."
+    return lines, fix
 
 
 def _unreachable(index: Index, exc: transport.GaveUp, call: str) -> CredentialError:

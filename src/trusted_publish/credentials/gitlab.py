@@ -26,6 +26,18 @@ if TYPE_CHECKING:
 
 #: The issuer of gitlab.com's ID tokens; any other is a self-managed instance.
 GITLAB_COM = "https://gitlab.com"
+#: The claims PyPI matches a GitLab publisher on (shown when it refuses the token).
+CLAIMS = (
+    "sub",
+    "project_path",
+    "ci_config_ref_uri",
+    "ref_path",
+    "sha",
+    "environment",
+    "pipeline_source",
+    "aud",
+    "iss",
+)
 _VARIABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # warehouse's _WORKFLOW_FILEPATH_RE: after the first "//", up to an "@", ending .yml/.yaml.
 _FILEPATH_RE = re.compile(r"(?<=//)(.*[^/]\.(yml|yaml))(?=@)")

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from trusted_publish.index.target import Index
 
 DEFAULT_POLICY = RetryPolicy()
+#: The claims PyPI matches a Google publisher on (shown when it refuses the token).
+CLAIMS = ("email", "email_verified", "sub", "aud", "iss")
 
 HOST_VAR = "GCE_METADATA_HOST"
 DEFAULT_HOST = "metadata.google.internal"

@@ -1,5 +1,5 @@
-"""Where the OIDC token comes from: one source per CI that PyPI trusts, picked from the
-environment.
+"""Where the OIDC token comes from: one source per CI that PyPI trusts (each in its CI's
+module), picked from the environment.
 
 Each source (`TokenSource`) gives a fresh token for an audience (the index's, or
 `sigstore` for attestations) and says whether this job can sign attestations PyPI takes.
@@ -15,15 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Callable, Optional, Protocol
 
-from trusted_publish.credentials import gitlab, google
-from trusted_publish.credentials.github import (
-    DEFAULT_POLICY,
-    TOKEN_VAR,
-    URL_VAR,
-    TokenRequest,
-    fetch_oidc_token,
-    token_request_from_env,
-)
+from trusted_publish.credentials import github, gitlab, google
+from trusted_publish.credentials.github import DEFAULT_POLICY, TOKEN_VAR, URL_VAR
 from trusted_publish.errors import CredentialError
 from trusted_publish.http.transport import RetryPolicy
 
@@ -52,24 +45,6 @@ class TokenSource(Protocol):
         ...
 
 
-class GitHubSource:
-    """GitHub Actions: the runner's token endpoint (`oidc`)."""
-
-    provider = "github"
-    name = "GitHub Actions"
-
-    def __init__(self, session: requests.Session, request: TokenRequest, console: Console):
-        self._session = session
-        self._request = request
-        self._console = console
-
-    def fetch(self, audience: str, policy: RetryPolicy = DEFAULT_POLICY) -> str:
-        return fetch_oidc_token(self._session, self._request, audience, self._console, policy)
-
-    def sigstore_unavailable(self, index: Index) -> Optional[str]:
-        return None
-
-
 class _Context:
     """What a detector may look at; `explicit`: the user named this provider."""
 
@@ -89,10 +64,10 @@ class _Context:
 
 
 def _github(ctx: _Context) -> Optional[TokenSource]:
-    env = ctx.env
-    if not (ctx.explicit or env.get("GITHUB_ACTIONS") == "true" or env.get(URL_VAR)):
+    if not (ctx.explicit or github.is_github_actions(ctx.env)):
         return None
-    return GitHubSource(ctx.session, token_request_from_env(env, ctx.console), ctx.console)
+    request = github.token_request_from_env(ctx.env, ctx.console)
+    return github.GitHubSource(ctx.session, request, ctx.console)
 
 
 def _gitlab(ctx: _Context) -> Optional[TokenSource]:

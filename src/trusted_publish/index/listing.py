@@ -4,32 +4,42 @@ A re-run of a partly published release must neither fail on the files that made 
 replace one (an index never lets a file name be reused). So before the first byte, every
 file is looked up: the same name with the same hash is skipped, the same name with other
 bytes stops the run. PyPI and TestPyPI answer through their JSON API; other indexes through
-the simple index (PEP 691 JSON, or PEP 503 HTML with `#sha256=` fragments).
+the simple index (PEP 691 JSON, or PEP 503 HTML with `#sha256=` fragments). `triage` reads
+those answers for the run: what is still to upload, what is there already, and what stops
+the run before the first byte (a taken file name, a release PyPI closed).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Optional
 from urllib.parse import unquote, urljoin, urlsplit
 
 from packaging.utils import canonicalize_name
 
+from trusted_publish.errors import InputError, UploadError
 from trusted_publish.http import transport
 from trusted_publish.http.policy import sanitize_url
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import requests
 
+    from trusted_publish.console import Console
+    from trusted_publish.dists.discover import Distribution
     from trusted_publish.index.target import Index
 
 _SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 
 #: filename → sha256 hex (None when the index lists the file without a SHA-256).
 Listing = dict[str, Optional[str]]
+#: PyPI closes a release to new files this long after it was created.
+RELEASE_UPLOAD_WINDOW = timedelta(days=14)
 
 
 class Unanswered(Exception):
@@ -196,6 +206,112 @@ class Lookup:
                 or "html" in content_type
             )
         return self._is_index[base]
+
+
+@dataclass(frozen=True)
+class Triage:
+    """What the index's listing says of the run's files before any upload."""
+
+    todo: list[Distribution]
+    """Still to upload, in the order given."""
+    there: list[Distribution]
+    """Already on the index (with our bytes, or, with `skip-existing`, by name): skipped."""
+
+
+def triage(
+    dists: Sequence[Distribution],
+    lookup: Lookup,
+    *,
+    index: Index,
+    skip_existing: bool,
+    console: Console,
+) -> Triage:
+    """The files still to upload and those already there; a file-name clash with other
+    bytes, or a release PyPI takes no more files into, stops the run here (`UploadError`)."""
+    todo: list[Distribution] = []
+    there: list[Distribution] = []
+    clashes: list[str] = []
+    unanswered = False
+    for dist in dists:
+        listing = lookup.files(dist.name, dist.version)
+        unanswered = unanswered or listing is None
+        if listing is None or dist.filename not in listing:
+            todo.append(dist)
+            continue
+        theirs = listing[dist.filename]
+        if theirs == dist.sha256:
+            console.notice(f"Skipping {dist.filename}: the index already has it, byte for byte.")
+            there.append(dist)
+        elif theirs is None and skip_existing:
+            console.notice(f"Skipping {dist.filename}: the index has a file of that name.")
+            there.append(dist)
+        elif theirs is None:
+            todo.append(dist)  # the index's own answer will say whether it is the same file
+        else:
+            clashes.append(f"{dist.filename}: {clash(dist, theirs)}")
+    if unanswered:
+        _listing_unknown(lookup, index, console)
+    if clashes:
+        raise UploadError(
+            "Nothing was uploaded: the index already has files of these names with other "
+            "contents, and a file name can never be reused.",
+            details=clashes,
+            fix="Bump the version and rebuild. (A rebuild of the same version changes the "
+            "bytes: publish the files that were built for the first upload, or a new version.)",
+        )
+    if index.pypi:
+        closed = closed_releases(todo, lookup, datetime.now(timezone.utc))
+        if closed:
+            raise UploadError(
+                'Nothing was uploaded: PyPI would refuse these files with "Uploading new files '
+                'to releases older than 14 days is not allowed."',
+                details=[
+                    f"{name} {version} (first file uploaded more than 14 days ago): "
+                    + ", ".join(names)
+                    for (name, version), names in closed.items()
+                ],
+                fix="Publish these files under a new version: bump the version, rebuild, and "
+                "publish every file of it.",
+            )
+    if lookup.source:
+        console.info(f"Asked {sanitize_url(lookup.source)}: {len(todo)} of {len(dists)} to upload.")
+    return Triage(todo=todo, there=there)
+
+
+def clash(dist: Distribution, theirs: str) -> str:
+    """The two digests of a taken file name, said the same way before and after uploading."""
+    return f"the index has sha256 {theirs}, this file has {dist.sha256}"
+
+
+def _listing_unknown(lookup: Lookup, index: Index, console: Console) -> None:
+    """The index's listing is unknown: never read as "nothing there". A mistyped `index-url`
+    stops the run; otherwise the index's answer to each upload decides (a warning says so)."""
+    if index.simple_url_given:
+        raise InputError(
+            f"`index-url` {index.simple_urls[0]} does not answer as the index's simple API "
+            f"({lookup.problem}).",
+            fix="Correct `index-url` (the simple API of the index you upload to, e.g. "
+            "https://host/simple/), or leave it empty to derive it from `repository-url`.",
+        )
+    console.warning(
+        f"Could not ask the index which files it already has ({lookup.problem}). Every file "
+        "is uploaded and the index's own answer decides: a file is reported as already there "
+        "only if the index lists it. Set `index-url` to the index's simple API to check first."
+    )
+
+
+def closed_releases(
+    todo: Sequence[Distribution], lookup: Lookup, now: datetime
+) -> dict[tuple[str, str], list[str]]:
+    """(name, version) → the files of `todo` in a release PyPI takes no new file into: one
+    created more than 14 days before `now` (warehouse/forklift/legacy.py, file_upload); its
+    JSON API says when it was."""
+    closed: dict[tuple[str, str], list[str]] = {}
+    for dist in todo:
+        first = lookup.first_upload(dist.name, dist.version)
+        if first is not None and now - first > RELEASE_UPLOAD_WINDOW:
+            closed.setdefault((dist.name, dist.version), []).append(dist.filename)
+    return closed
 
 
 def _origin(url: str) -> tuple[str, str]:

@@ -13,15 +13,17 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Callable, Optional
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Callable, Optional, Protocol
 
 from packaging.utils import canonicalize_name
 
 from trusted_publish.dists.discover import Distribution, describe
 from trusted_publish.errors import UploadError
 from trusted_publish.http.transport import RetryPolicy
+from trusted_publish.index.listing import clash
 from trusted_publish.index.upload import Outcome, send
-from trusted_publish.report import Status
 
 if TYPE_CHECKING:
     import requests
@@ -29,7 +31,6 @@ if TYPE_CHECKING:
     from trusted_publish.console import Console
     from trusted_publish.index.listing import Lookup
     from trusted_publish.index.target import Index
-    from trusted_publish.report import Report
     from trusted_publish.runtime.signals import StopRequest
 
 #: Files at least this large report their progress while they upload.
@@ -38,44 +39,82 @@ PROGRESS_FROM = 16 * 1024 * 1024
 _POLL_SECONDS = 0.05
 
 
+class Status(Enum):
+    """Where one file of the run stands: before, during and after the upload stage."""
+
+    PENDING = "not started"
+    IN_FLIGHT = "in flight"
+    UNKNOWN = "in flight when the run stopped: unknown (a re-run settles it)"
+    REFUSED = "refused by the index"
+    UPLOADED = "uploaded"
+    SKIPPED = "already on the index"
+    WOULD_UPLOAD = "would be uploaded (dry run)"
+
+
+class UploadEvents(Protocol):
+    """Who hears of each file as the stage goes: a signal may end the run at any moment,
+    and what it then says of each file must be what was known at that moment."""
+
+    def mark(self, dist: Distribution, status: Status) -> None:
+        """`dist` is now `status` (in flight, uploaded, skipped, refused or unknown)."""
+        ...
+
+    def stopped(self) -> None:
+        """The run stops now: a file still in flight is unknown, and stays so."""
+        ...
+
+
+@dataclass(frozen=True)
+class UploadTarget:
+    """Where the files go and as whom: the index, asked again through `lookup` when it says
+    a name is taken."""
+
+    session: requests.Session
+    index: Index
+    lookup: Lookup
+    current_auth: Callable[[], tuple[str, str]]
+    """(user, password) valid for at least the next upload (re-minted when due)."""
+
+
+@dataclass(frozen=True)
+class UploadSettings:
+    """How the uploads run, as the user set it."""
+
+    policy: RetryPolicy
+    max_parallel: int
+    skip_existing: bool
+
+
 class UploadRun:
     """The upload stage of one run, over the files still to upload."""
 
     def __init__(
         self,
-        session: requests.Session,
+        target: UploadTarget,
+        settings: UploadSettings,
         *,
-        index: Index,
-        current_auth: Callable[[], tuple[str, str]],
-        lookup: Lookup,
-        console: Console,
-        report: Report,
         attestations: Mapping[str, str],
-        policy: RetryPolicy,
-        max_parallel: int,
-        skip_existing: bool,
+        events: UploadEvents,
+        console: Console,
         stop: StopRequest,
     ) -> None:
-        self._session = session
-        self._index = index
-        self._current_auth = current_auth
-        self._lookup = lookup
-        self._console = console
-        self._report = report
+        self._target = target
+        self._settings = settings
         # File name → the `attestations` form field (empty when this run makes none).
         self._attestations = attestations
-        self._policy = policy
-        self._max_parallel = max_parallel
-        self._skip_existing = skip_existing
+        self._events = events
+        self._console = console
         self._stop = stop
         # Guards `_queue` and `_failures`: taking a file and stopping are one decision.
         self._lock = threading.Lock()
         self._queue: deque[Distribution] = deque()
         self._failures: list[BaseException] = []
+        self._settled: dict[str, Status] = {}
 
-    def run(self, dists: list[Distribution]) -> None:
-        """Upload `dists`; the first final failure (or the signal) is raised once every file
-        in flight has finished (or, after a signal, its grace is over)."""
+    def run(self, dists: list[Distribution]) -> dict[str, Status]:
+        """Upload `dists`: file name → `UPLOADED` or `SKIPPED` (each also told to `events` as
+        it happens). The first final failure (or the signal) is raised once every file in
+        flight has finished (or, after a signal, its grace is over)."""
         first: dict[tuple[str, str], Distribution] = {}
         rest: list[Distribution] = []
         for dist in dists:
@@ -89,8 +128,9 @@ class UploadRun:
                 self._in_parallel(batch)
         if self._stop.requested:
             # A signal that arrived while the last files finished still stops the run.
-            self._report.stopped()
+            self._events.stopped()
             raise self._stop.error()
+        return dict(self._settled)
 
     def _in_parallel(self, dists: list[Distribution]) -> None:
         if not dists:
@@ -101,18 +141,18 @@ class UploadRun:
         # and an upload still in flight must not hold it open (it is reported as unknown).
         workers = [
             threading.Thread(target=self._work, name=f"upload-{i}", daemon=True)
-            for i in range(min(self._max_parallel, len(dists)))
+            for i in range(min(self._settings.max_parallel, len(dists)))
         ]
         for worker in workers:
             worker.start()
         while any(w.is_alive() for w in workers):
             if self._stop.requested and self._stop.grace_left() <= 0:
-                self._report.stopped()
+                self._events.stopped()
                 raise self._stop.error()
             for worker in workers:
                 worker.join(_POLL_SECONDS / len(workers))
         if self._stop.requested:
-            self._report.stopped()
+            self._events.stopped()
             raise self._stop.error()
         if self._failures:
             raise self._failures[0]
@@ -123,7 +163,7 @@ class UploadRun:
             if self._failures or self._stop.requested or not self._queue:
                 return None
             dist = self._queue.popleft()
-            self._report.mark(dist, Status.IN_FLIGHT)
+            self._events.mark(dist, Status.IN_FLIGHT)
             return dist
 
     def _work(self) -> None:
@@ -135,19 +175,20 @@ class UploadRun:
                     self._failures.append(exc)
                     self._queue.clear()
                 landed_unknown = getattr(exc, "maybe_landed", True)
-                self._report.mark(dist, Status.UNKNOWN if landed_unknown else Status.REFUSED)
+                self._events.mark(dist, Status.UNKNOWN if landed_unknown else Status.REFUSED)
                 return
 
     def _one(self, dist: Distribution) -> None:
         console = self._console
         console.info(f"Uploading {describe(dist)}")
         started = time.monotonic()
+        target = self._target
         answer = send(
-            self._session,
-            self._index.upload_url,
+            target.session,
+            target.index.upload_url,
             dist,
-            self._current_auth,
-            policy=self._policy,
+            target.current_auth,
+            policy=self._settings.policy,
             progress=_progress_printer(dist, console),
             on_retry=console.info,
             attestations=self._attestations.get(dist.filename),
@@ -161,9 +202,14 @@ class UploadRun:
                 else ""
             )
             console.info(f"Uploaded {dist.filename} in {seconds:.1f} s{rate}")
-            self._report.mark(dist, Status.UPLOADED)
+            self._settle(dist, Status.UPLOADED)
             return
         self._already_there(dist, answer.message)
+
+    def _settle(self, dist: Distribution, status: Status) -> None:
+        with self._lock:
+            self._settled[dist.filename] = status
+        self._events.mark(dist, status)
 
     def _already_there(self, dist: Distribution, message: str) -> None:
         """The index says the name is taken: only its listing says whether that is fine.
@@ -172,14 +218,14 @@ class UploadRun:
         `skip-existing`) without a digest to compare. PyPI gives the same answer for our
         bytes under another file name, which is no reason to call this file published.
         """
-        listing = self._lookup.files(dist.name, dist.version, fresh=True)
+        listing = self._target.lookup.files(dist.name, dist.version, fresh=True)
         if listing is not None and dist.filename in listing:
             theirs = listing[dist.filename]
-            if theirs == dist.sha256 or (theirs is None and self._skip_existing):
+            if theirs == dist.sha256 or (theirs is None and self._settings.skip_existing):
                 self._console.notice(
                     f"Skipped {dist.filename}: the index already has it ({message})."
                 )
-                self._report.mark(dist, Status.SKIPPED)
+                self._settle(dist, Status.SKIPPED)
                 return
             if theirs is not None:
                 raise UploadError(
@@ -198,11 +244,6 @@ class UploadRun:
             "or whose name was used by a deleted file: publish a new version. If the file is "
             "there after all, re-run: files the index lists with our digest are skipped.",
         )
-
-
-def clash(dist: Distribution, theirs: str) -> str:
-    """The two digests of a taken file name, said the same way before and after uploading."""
-    return f"the index has sha256 {theirs}, this file has {dist.sha256}"
 
 
 def _progress_printer(dist: Distribution, console: Console) -> Callable[[int], None] | None:

@@ -16,7 +16,6 @@ from enum import Enum
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Callable
 
-from trusted_publish.credentials.diagnose import upload_refusal_fix
 from trusted_publish.errors import UploadError
 from trusted_publish.http import transport
 from trusted_publish.http.policy import sanitize_url
@@ -29,6 +28,7 @@ from trusted_publish.http.transport import (
     raise_for_retry,
     with_retries,
 )
+from trusted_publish.index.refusals import upload_refusal_fix
 
 if TYPE_CHECKING:
     import requests

@@ -3,7 +3,7 @@
 A 200 from the upload endpoint is weaker than it looks: a proxy or a sign-in page in front of
 an index answers 200 to anything, and an index can take a file it then fails to store. So once
 the last upload is done, every file of the run (uploaded, or skipped as already there) is
-looked up again through the same `existing.Lookup` that was asked before the upload: one
+looked up again through the same `listing.Lookup` that was asked before the upload: one
 request per release, repeated with back-off while a file is missing (a cache in front of the
 index may lag the upload), within a bound in seconds. A file the index does not list, or lists
 with other bytes, is an error; a look-up that can't be made is a warning, never a pass.
@@ -23,7 +23,8 @@ import json
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Callable, Optional
 from urllib.parse import quote
 
@@ -32,7 +33,6 @@ from packaging.utils import canonicalize_name
 from trusted_publish.errors import VerificationError
 from trusted_publish.http import transport
 from trusted_publish.http.policy import sanitize_url
-from trusted_publish.report import ProvenanceCheck, Verified
 
 if TYPE_CHECKING:
     import requests
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from trusted_publish.dists.discover import Distribution
     from trusted_publish.index.listing import Listing, Lookup
     from trusted_publish.index.target import Index
-    from trusted_publish.report import Report
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -67,13 +66,43 @@ class VerifyPolicy:
             delay = min(delay * 2, self.max_delay)
 
 
+class Verified(Enum):
+    """Whether the index was seen serving a file with our SHA-256 after the upload."""
+
+    YES = "yes"
+    NO = "no"
+    NOT_CHECKED = "not checked"
+
+
+class ProvenanceState(Enum):
+    """What the Integrity API said of one file's provenance."""
+
+    VERIFIED = "verified"
+    NOT_YET = "not served yet"
+    MISMATCH = "does not match"
+    UNREADABLE = "could not be read"
+
+
+@dataclass(frozen=True)
+class ProvenanceCheck:
+    """One file's provenance as read back, and where it is served."""
+
+    state: ProvenanceState
+    url: str
+
+
 @dataclass(frozen=True)
 class Verification:
-    """What the read-back cost: for the log and the benchmarks."""
+    """What the read-back found, file by file, and what it cost (for the log and the
+    benchmarks)."""
 
     releases: int
     lookups: int
     seconds: float
+    files: dict[str, Verified] = field(default_factory=dict)
+    """File name → whether the index serves it with our SHA-256."""
+    error: Optional[VerificationError] = None
+    """Names each file the index does not serve as sent; None when it serves them all."""
 
 
 @dataclass
@@ -92,13 +121,12 @@ def verify_listing(
     *,
     policy: VerifyPolicy,
     console: Console,
-    report: Report,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> Verification:
-    """Check that the index lists every file of `dists` with our SHA-256; `VerificationError`
-    names each file it does not serve (after the retries), a warning each one it could not
-    look up."""
+    """Check that the index lists every file of `dists` with our SHA-256: a `Verified` per
+    file, and (in `error`) a `VerificationError` naming each file it does not serve after
+    the retries; a warning for each one it could not look up."""
     started = clock()
     releases: dict[tuple[str, str], _Release] = {}
     for dist in dists:
@@ -129,19 +157,21 @@ def verify_listing(
 
     where = sanitize_url(lookup.source) if lookup.source else "the index"
     problems: list[str] = []
+    files: dict[str, Verified] = {}
     for release in releases.values():
         for dist in release.dists:
-            problem = _judge(dist, release.listing, where, console, report)
+            files[dist.filename], problem = _judge(dist, release.listing, where, console)
             if problem:
                 problems.append(problem)
     seconds = clock() - started
-    verified = len(report.files_verified(Verified.YES))
+    verified = sum(1 for v in files.values() if v is Verified.YES)
     console.info(
         f"Verified {verified} of {len(dists)} files on {where}: "
         f"{lookups} look-ups for {len(releases)} releases in {seconds:.1f} s."
     )
+    error = None
     if problems:
-        raise VerificationError(
+        error = VerificationError(
             "The index answered 200 to these uploads but does not serve the files as sent.",
             details=problems,
             fix="Check what stands in front of the index (a proxy or a sign-in page answers "
@@ -149,7 +179,9 @@ def verify_listing(
             "the index is only slow to list new files, re-run: files it lists with our "
             "digest are skipped.",
         )
-    return Verification(releases=len(releases), lookups=lookups, seconds=seconds)
+    return Verification(
+        releases=len(releases), lookups=lookups, seconds=seconds, files=files, error=error
+    )
 
 
 def _missing(release: _Release) -> list[Distribution]:
@@ -172,39 +204,32 @@ def _judge(
     listing: Optional[Listing],
     where: str,
     console: Console,
-    report: Report,
-) -> Optional[str]:
-    """Record what the listing says of `dist`; the error line when it is wrong."""
+) -> tuple[Verified, Optional[str]]:
+    """What the listing says of `dist`, and the error line when it is wrong."""
     if listing is None:
         console.warning(
             f"Could not check that the index serves {dist.filename}: its listing could not be "
             "read. The upload was answered 200; check the index by hand.",
             title="trusted-publish: not verified",
         )
-        report.verify_result(dist, Verified.NOT_CHECKED)
-        return None
+        return Verified.NOT_CHECKED, None
     if dist.filename not in listing:
-        report.verify_result(dist, Verified.NO)
-        return f"{dist.filename}: {where} does not list it (sha256 {dist.sha256})"
+        return Verified.NO, f"{dist.filename}: {where} does not list it (sha256 {dist.sha256})"
     theirs = listing[dist.filename]
     if theirs is not None and not _SHA256.fullmatch(theirs):
         # Shown only as far as it is a digest: the rest is the server's untrusted text.
-        report.verify_result(dist, Verified.NO)
-        return f"{dist.filename}: {where} lists it with a malformed sha256"
+        return Verified.NO, f"{dist.filename}: {where} lists it with a malformed sha256"
     if theirs is None:
         console.warning(
             f"{where} lists {dist.filename} without a SHA-256, so its bytes could not be compared.",
             title="trusted-publish: not verified",
         )
-        report.verify_result(dist, Verified.NOT_CHECKED)
-        return None
+        return Verified.NOT_CHECKED, None
     if theirs != dist.sha256:
-        report.verify_result(dist, Verified.NO)
-        return (
+        return Verified.NO, (
             f"{dist.filename}: {where} lists it with sha256 {theirs}, this file has {dist.sha256}"
         )
-    report.verify_result(dist, Verified.YES)
-    return None
+    return Verified.YES, None
 
 
 # --- provenance (PEP 740) ------------------------------------------------------------------
@@ -226,22 +251,23 @@ def verify_provenance(
     *,
     publisher: Optional[Mapping[str, str]],
     console: Console,
-    report: Report,
-) -> None:
-    """Read each file's provenance back; every problem is a warning (the file itself is
-    verified, and PyPI checked the attestation against the publisher when it took it)."""
+) -> dict[str, ProvenanceCheck]:
+    """Read each file's provenance back: file name → what was found. Every problem is a
+    warning (the file itself is verified, and PyPI checked the attestation against the
+    publisher when it took it)."""
+    checks: dict[str, ProvenanceCheck] = {}
     for dist in dists:
         url = provenance_url(index, dist)
         try:
             resp = fetch_provenance(session, url)
         except transport.RequestFailed as exc:
-            state, why = "could not be read", exc.reason
+            state, why = ProvenanceState.UNREADABLE, exc.reason
         else:
             state, why = _read_provenance(resp, dist, publisher)
-        report.provenance_result(dist, ProvenanceCheck(state, url))
-        if state == ProvenanceCheck.VERIFIED:
+        checks[dist.filename] = ProvenanceCheck(state, url)
+        if state is ProvenanceState.VERIFIED:
             continue
-        if state == ProvenanceCheck.NOT_YET:
+        if state is ProvenanceState.NOT_YET:
             console.warning(
                 f"{index.name} has no provenance for {dist.filename} yet ({why}). Its "
                 f"Integrity API answers are cached for up to {INTEGRITY_CACHE_SECONDS // 60} "
@@ -250,9 +276,10 @@ def verify_provenance(
             )
         else:
             console.warning(
-                f"The provenance of {dist.filename} {state} ({why}): {url}",
+                f"The provenance of {dist.filename} {state.value} ({why}): {url}",
                 title="trusted-publish: provenance",
             )
+    return checks
 
 
 def fetch_provenance(
@@ -272,32 +299,32 @@ def fetch_provenance(
 
 def _read_provenance(
     resp: transport.Reply, dist: Distribution, publisher: Optional[Mapping[str, str]]
-) -> tuple[str, str]:
+) -> tuple[ProvenanceState, str]:
     """(state, why) for one Integrity API answer."""
     if resp.status_code == 404:
-        return ProvenanceCheck.NOT_YET, "HTTP 404"
+        return ProvenanceState.NOT_YET, "HTTP 404"
     if resp.status_code != 200:
-        return "could not be read", f"HTTP {resp.status_code}"
+        return ProvenanceState.UNREADABLE, f"HTTP {resp.status_code}"
     try:
         document = resp.json()
         bundles = document["attestation_bundles"]
         if not isinstance(bundles, list):
             raise TypeError
     except (ValueError, KeyError, TypeError):
-        return "could not be read", "not a PEP 740 provenance object"
+        return ProvenanceState.UNREADABLE, "not a PEP 740 provenance object"
     attested_by: list[str] = []
     for bundle in bundles:
         if not isinstance(bundle, dict) or not _attests(bundle.get("attestations"), dist):
             continue
         theirs = bundle.get("publisher")
         if publisher is None or _same_publisher(theirs, publisher):
-            return ProvenanceCheck.VERIFIED, "an attestation of this file from this workflow"
+            return ProvenanceState.VERIFIED, "an attestation of this file from this workflow"
         attested_by.append(_describe_publisher(theirs))
     if attested_by:
-        return "does not match", (
+        return ProvenanceState.MISMATCH, (
             f"attested by {', '.join(attested_by)}, not by {_describe_publisher(publisher)}"
         )
-    return "does not match", f"no attestation of sha256 {dist.sha256}"
+    return ProvenanceState.MISMATCH, f"no attestation of sha256 {dist.sha256}"
 
 
 def _attests(attestations: Any, dist: Distribution) -> bool:
