@@ -309,10 +309,17 @@ def test_an_unverified_email_is_refused_with_warehouses_text(
 def test_an_unreachable_metadata_server_is_named(
     sandbox: Sandbox, dist_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    env = {"GCE_METADATA_HOST": f"127.0.0.1:{free_port()}"}
+    # The run's own retry settings reach the metadata server: one short retry, not the
+    # default back-off's half minute.
+    env = {
+        "GCE_METADATA_HOST": f"127.0.0.1:{free_port()}",
+        "TRUSTED_PUBLISH_MAX_RETRIES": "1",
+        "TRUSTED_PUBLISH_RETRY_TIMEOUT": "2",
+    }
     run = run_cli(sandbox, dist_dir, capsys, env)
     assert run.code == 4
     assert "Could not reach Google's metadata server at http://127.0.0.1:" in run.err
+    assert "Google's metadata server: " in run.text and "retry 1 of 1 in " in run.text
     assert sandbox.mint_requests == []
 
 
