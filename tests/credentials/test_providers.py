@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from support.attestations import sigstore_unreachable
 from support.procs import free_port
 from support.runs import Run, assert_no_secret
 from trusted_publish.cli import main
@@ -249,12 +250,7 @@ def test_gitlab_signs_with_its_sigstore_id_token_then_stops_at_sigstore(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
-        monkeypatch.setenv(name, "http://127.0.0.1:9")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    sigstore_unreachable(monkeypatch, tmp_path)
     env = {**sandbox.gitlab_env("pypi", "sigstore"), "TRUSTED_PUBLISH_ATTESTATIONS": "true"}
     run = run_cli(sandbox, dist_dir, capsys, env)
     assert run.code == 4, run.text

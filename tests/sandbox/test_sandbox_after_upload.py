@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from support.attestations import LocalSigner
+from support.attestations import attestation_of
 from support.builders import make_wheel
 from support.sandbox_client import api_token, mint, session, upload
 from trusted_publish_sandbox import Sandbox
@@ -35,8 +35,7 @@ def sb() -> Iterator[Sandbox]:
 
 
 def attested_upload(sb: Sandbox, wheel: Path) -> tuple[requests.Response, dict[str, object]]:
-    sha256 = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    attestation = LocalSigner().attestation(wheel.name, sha256)
+    attestation = attestation_of(wheel)
     resp = upload(
         sb, wheel, api_token(sb), name="tp_sample", attestations=json.dumps([attestation])
     )
