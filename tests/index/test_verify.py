@@ -22,7 +22,6 @@ import pytest
 from support.attestations import LocalSigner, attestation_of, write_attestation
 from support.devpi import DevpiIndex
 from support.pypiserver import PypiServer
-from support.runs import Run
 from support.runs import publish as publish_cli
 from support.sandbox_client import upload
 from trusted_publish.console import Console
@@ -202,7 +201,9 @@ def test_a_provenance_not_served_yet_is_a_warning_naming_the_cache(
     assert "[not served yet](<" in result.summary
 
 
-def attested_cli_run(sb: Sandbox, tmp_path: Path, dist_dir: Path, capsys: Any) -> Result:
+def attested_cli_run(
+    sb: Sandbox, tmp_path: Path, dist_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> Result:
     """The real CLI, as the action runs it, with an attestation beside each file (made by
     an earlier step: the CLI can't reach Sigstore from a test) for it to upload."""
     for path in (dist_dir / WHEEL, dist_dir / SDIST):
@@ -213,7 +214,7 @@ def attested_cli_run(sb: Sandbox, tmp_path: Path, dist_dir: Path, capsys: Any) -
         "GITHUB_STEP_SUMMARY": str(summary),
         "TRUSTED_PUBLISH_ATTESTATIONS": "true",
     }
-    run: Run = publish_cli(sb, dist_dir, capsys, env=env)
+    run = publish_cli(sb, dist_dir, capsys, env=env)
     return Result(run.code, run.text, read_outputs(outputs), summary.read_text())
 
 
