@@ -44,8 +44,8 @@ class Sandbox:
     only speak HTTPS to the trusted-publishing endpoints.
 
     ``burn_token=True`` stands for an index that offers ``POST /_/oidc/burn-token`` (PyPI
-    does not: by default it answers 404, as PyPI does). ``upload_fault`` and
-    ``listing_lag`` make an index that lies after the upload (see ``faults``).
+    does not: by default it answers 404, as PyPI does). ``upload_fault``, ``listing_lag``
+    and ``provenance_fault`` make an index that lies after the upload (see ``faults``).
     """
 
     def __init__(
@@ -68,6 +68,7 @@ class Sandbox:
         burn_token: bool = False,
         upload_fault: Optional[str] = None,
         listing_lag: float = 0.0,
+        provenance_fault: Optional[str] = None,
     ) -> None:
         self._lock = threading.RLock()
         self._host = host
@@ -106,6 +107,7 @@ class Sandbox:
         self.faults = Faults(self._lock)
         self.faults.upload_fault = upload_fault
         self.faults.listing_lag = listing_lag
+        self.faults.provenance_fault = provenance_fault
         self.burn_token = burn_token
         self._storage_arg = Path(storage_dir) if storage_dir is not None else None
         self._storage: Optional[Path] = None

@@ -9,10 +9,18 @@ to every upload and stores nothing (a proxy or a sign-in page in front of an ind
 that); ``"alter"`` stores other bytes than it received; ``listing_lag`` hides each file from
 the simple index, the JSON API and the Integrity API for that many seconds after its upload
 (a cache in front of the index).
+
+Two more lie in the Integrity API's answer, so that a client's reading of a provenance can
+be seen to refuse what is not its own: ``provenance_fault="other-publisher"`` serves each
+file's provenance as uploaded but from another repository's workflow; ``"other-digest"``
+serves attestations whose statement names other bytes (another SHA-256) than the file's.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import threading
 from collections import deque
 from collections.abc import Sequence
@@ -20,10 +28,14 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Optional, Union
 
-__all__ = ["UPLOAD_FAULTS", "Faults", "InjectedFailure"]
+__all__ = ["PROVENANCE_FAULTS", "UPLOAD_FAULTS", "Faults", "InjectedFailure", "falsify_provenance"]
 
 #: What the upload endpoint may do wrong while it answers 200 (None: nothing).
 UPLOAD_FAULTS = ("drop", "alter")
+#: What the Integrity API may serve instead of the provenance PyPI built (None: nothing).
+PROVENANCE_FAULTS = ("other-publisher", "other-digest")
+#: The publisher ``"other-publisher"`` names: another repository, another workflow.
+OTHER_PUBLISHER = {"repository": "mallory/demo", "workflow": "other.yml"}
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,7 @@ class Faults:
         self._rules: list[_FailureRule] = []
         self._upload_fault: Optional[str] = None
         self._listing_lag = 0.0
+        self._provenance_fault: Optional[str] = None
 
     @property
     def upload_fault(self) -> Optional[str]:
@@ -89,6 +102,19 @@ class Faults:
         with self._lock:
             self._listing_lag = float(seconds)
 
+    @property
+    def provenance_fault(self) -> Optional[str]:
+        """ "other-publisher", "other-digest" (see ``PROVENANCE_FAULTS``) or None."""
+        with self._lock:
+            return self._provenance_fault
+
+    @provenance_fault.setter
+    def provenance_fault(self, value: Optional[str]) -> None:
+        if value is not None and value not in PROVENANCE_FAULTS:
+            raise ValueError(f"provenance_fault must be None or one of {PROVENANCE_FAULTS}")
+        with self._lock:
+            self._provenance_fault = value
+
     def add(
         self,
         path_prefix: str,
@@ -115,3 +141,23 @@ class Faults:
                         self._rules.remove(rule)
                     return InjectedFailure(status, rule.retry_after)
             return None
+
+
+def falsify_provenance(body: bytes, fault: str) -> bytes:
+    """The provenance document `body` as the ``provenance_fault`` `fault` serves it."""
+    document = json.loads(body)
+    for bundle in document["attestation_bundles"]:
+        if fault == "other-publisher":
+            bundle["publisher"] = {**bundle["publisher"], **OTHER_PUBLISHER}
+        else:
+            for attestation in bundle["attestations"]:
+                envelope = attestation["envelope"]
+                statement = json.loads(base64.b64decode(envelope["statement"]))
+                for subject in statement["subject"]:
+                    digest = subject["digest"]["sha256"]
+                    # A digest, but of other bytes: this one's own digest.
+                    subject["digest"]["sha256"] = hashlib.sha256(digest.encode()).hexdigest()
+                envelope["statement"] = base64.b64encode(
+                    json.dumps(statement, separators=(",", ":")).encode()
+                ).decode()
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()

@@ -11,7 +11,7 @@ from http.server import ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import parse_qs, quote, urlsplit
 
-from .faults import InjectedFailure
+from .faults import InjectedFailure, falsify_provenance
 from .handler import CHUNK, Backend, logger
 from .issuers import IssuerRoutes
 from .pages import wants_json
@@ -320,7 +320,10 @@ class _Handler(IssuerRoutes):
         answer = sandbox.warehouse.provenance(
             parts[2], parts[3], parts[4], self.headers.get("Accept"), sandbox.faults.listing_lag
         )
-        self._send(answer.status, answer.body, answer.content_type, headers=answer.headers)
+        body, fault = answer.body, sandbox.faults.provenance_fault
+        if fault is not None and answer.status == 200:
+            body = falsify_provenance(body, fault)
+        self._send(answer.status, body, answer.content_type, headers=answer.headers)
 
     def _package(self, path: str) -> None:
         sandbox = self.server.sandbox

@@ -9,7 +9,6 @@ Sigstore.
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ import jwt
 import pytest
 import requests
 
-from support.attestations import LocalSigner
+from support.attestations import LocalSigner, sigstore_unreachable, subject_of, write_attestation
 from support.capture import CaptureServer
 from support.dists import dist_files, read_distribution
 from support.extras import FAILING_INSTALLER, as_private_venv, without_modules
@@ -99,18 +98,6 @@ def publish_cli(sb: Sandbox, dist_dir: Path, capsys: pytest.CaptureFixture[str],
 
 def dist(dist_dir: Path, filename: str) -> Distribution:
     return read_distribution(dist_dir / filename)
-
-
-def write_attestation(path: Path, attestation: dict[str, Any]) -> Path:
-    target = Path(f"{path}{SUFFIX}")
-    target.write_text(json.dumps(attestation), encoding="utf-8")
-    return target
-
-
-def subject_of(attestation: dict[str, Any]) -> tuple[str, str]:
-    statement = json.loads(base64.b64decode(attestation["envelope"]["statement"]))
-    [subject] = statement["subject"]
-    return subject["name"], subject["digest"]["sha256"]
 
 
 # --- signing, and what arrives -----------------------------------------------------------------
@@ -332,15 +319,7 @@ def test_the_sigstore_signer_asks_github_for_a_sigstore_token_then_stops_at_sigs
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    # Every request beyond loopback goes to a closed port: Sigstore (its TUF repository
-    # first) is never contacted, whatever network the machine has.
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
-        monkeypatch.setenv(name, "http://127.0.0.1:9")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    # sigstore keeps its TUF cache under the user's folders; not this user's.
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    sigstore_unreachable(monkeypatch, tmp_path)
     run = publish_cli(sandbox, dist_dir, capsys, TRUSTED_PUBLISH_ATTESTATIONS="true")
     assert run.code == 4, run.out
     # First the exchange's token for PyPI, then one for Sigstore: the only ones asked for.

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from support.attestations import sigstore_unreachable
 from support.procs import free_port
 from support.runs import Run, assert_no_secret
 from trusted_publish.cli import main
@@ -249,12 +250,7 @@ def test_gitlab_signs_with_its_sigstore_id_token_then_stops_at_sigstore(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
-        monkeypatch.setenv(name, "http://127.0.0.1:9")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    sigstore_unreachable(monkeypatch, tmp_path)
     env = {**sandbox.gitlab_env("pypi", "sigstore"), "TRUSTED_PUBLISH_ATTESTATIONS": "true"}
     run = run_cli(sandbox, dist_dir, capsys, env)
     assert run.code == 4, run.text
@@ -309,10 +305,17 @@ def test_an_unverified_email_is_refused_with_warehouses_text(
 def test_an_unreachable_metadata_server_is_named(
     sandbox: Sandbox, dist_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    env = {"GCE_METADATA_HOST": f"127.0.0.1:{free_port()}"}
+    # The run's own retry settings reach the metadata server: one short retry, not the
+    # default back-off's half minute.
+    env = {
+        "GCE_METADATA_HOST": f"127.0.0.1:{free_port()}",
+        "TRUSTED_PUBLISH_MAX_RETRIES": "1",
+        "TRUSTED_PUBLISH_RETRY_TIMEOUT": "2",
+    }
     run = run_cli(sandbox, dist_dir, capsys, env)
     assert run.code == 4
     assert "Could not reach Google's metadata server at http://127.0.0.1:" in run.err
+    assert "Google's metadata server: " in run.text and "retry 1 of 1 in " in run.text
     assert sandbox.mint_requests == []
 
 

@@ -7,6 +7,7 @@ the User-Agent and what depends on the random multipart boundary.
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,17 @@ def test_rich_metadata_form_matches_twine(
 def test_no_secret_in_our_output(
     dist_dir: Path, capture_server: CaptureServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    our_requests(dist_dir, capture_server)
+    # The same password upload as twine's, to an index that quotes in its refusal the
+    # password and the Authorization header it was sent: the refusal is printed, so only
+    # our redaction stands between the credential and the log.
+    basic = base64.b64encode(f"__token__:{FAKE_TOKEN}".encode()).decode()
+    echo = f"Invalid credentials: password {FAKE_TOKEN!r} (Authorization: Basic {basic})"
+    capture_server.respond_with(403, echo.encode())
+    argv = ["--repository-url", capture_server.url, "--packages-dir", str(dist_dir)]
+    capsys.readouterr()
+    assert main(argv, env={"TRUSTED_PUBLISH_PASSWORD": FAKE_TOKEN}) == 5
     out = capsys.readouterr()
-    assert FAKE_TOKEN not in out.out + out.err
+    seen = out.out + out.err
+    assert "HTTP 403 Invalid credentials: password '***' (Authorization: Basic ***)" in seen
+    assert FAKE_TOKEN not in seen
+    assert basic not in seen and basic[:16] not in seen

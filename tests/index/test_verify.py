@@ -3,8 +3,9 @@
 Every run goes through the real publish flow over loopback: against the sandbox (trusted
 publishing, attestations signed by the local signer of tests/support/attestations.py, and
 the sandbox's faults: an index that answers 200 and stores nothing, one that stores other
-bytes, one whose listing lags), and against real pypiserver and devpi-server (password
-uploads, read back through their simple pages).
+bytes, one whose listing lags, one whose Integrity API serves a provenance that is not
+ours), and against real pypiserver and devpi-server (password uploads, read back through
+their simple pages).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from typing import Any
 
 import pytest
 
-from support.attestations import LocalSigner
+from support.attestations import LocalSigner, attestation_of, write_attestation
 from support.devpi import DevpiIndex
 from support.pypiserver import PypiServer
+from support.runs import publish as publish_cli
 from support.sandbox_client import upload
 from trusted_publish.console import Console
 from trusted_publish.errors import PublishError
@@ -197,6 +199,77 @@ def test_a_provenance_not_served_yet_is_a_warning_naming_the_cache(
     [warning] = result.warnings()
     assert "no provenance for" in warning and "cached for up to 10 minutes" in warning
     assert "[not served yet](<" in result.summary
+
+
+def attested_cli_run(
+    sb: Sandbox, tmp_path: Path, dist_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> Result:
+    """The real CLI, as the action runs it, with an attestation beside each file (made by
+    an earlier step: the CLI can't reach Sigstore from a test) for it to upload."""
+    for path in (dist_dir / WHEEL, dist_dir / SDIST):
+        write_attestation(path, attestation_of(path))
+    outputs, summary = tmp_path / "outputs", tmp_path / "summary.md"
+    env = {
+        "GITHUB_OUTPUT": str(outputs),
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "TRUSTED_PUBLISH_ATTESTATIONS": "true",
+    }
+    run = publish_cli(sb, dist_dir, capsys, env=env)
+    return Result(run.code, run.text, read_outputs(outputs), summary.read_text())
+
+
+def provenance_cell(result: Result, filename: str) -> str:
+    row = next(line for line in result.summary.splitlines() if f"`{filename}`" in line)
+    return row.rsplit("|", 2)[-2].strip()
+
+
+def test_the_cli_verifies_a_provenance_of_these_bytes_from_this_workflow(
+    tmp_path: Path, dist_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The good case of the two below, through the same run: they fail for their reason only.
+    with Sandbox() as sb:
+        result = attested_cli_run(sb, tmp_path, dist_dir, capsys)
+    assert result.code == 0, result.out
+    assert result.warnings() == []
+    for name in (WHEEL, SDIST):
+        assert provenance_cell(result, name).startswith("[verified](<")
+
+
+def test_a_provenance_from_another_publisher_is_not_verified(
+    tmp_path: Path, dist_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An attestation of these very bytes, but made by another repository's workflow.
+    with Sandbox(provenance_fault="other-publisher") as sb:
+        result = attested_cli_run(sb, tmp_path, dist_dir, capsys)
+        url = sb.provenance_url("tp-demo-package", "1.0.0", WHEEL)
+    # The files are on the index as sent: the release stays published.
+    assert result.code == 0, result.out
+    assert sorted(result.outputs["verified"]) == sorted([WHEEL, SDIST])
+    for name in (WHEEL, SDIST):
+        assert provenance_cell(result, name).startswith("[does not match](<")
+    assert any(
+        f"The provenance of {WHEEL} does not match (attested by kind=GitHub "
+        "repository=mallory/demo workflow=other.yml, not by kind=GitHub "
+        f"repository=octo-org/demo workflow=release.yml): {url}" in warning
+        for warning in result.warnings()
+    ), result.warnings()
+
+
+def test_a_provenance_whose_statement_names_other_bytes_is_not_verified(
+    tmp_path: Path, dist_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # From this workflow, but the statement's subject has another SHA-256 than the file.
+    with Sandbox(provenance_fault="other-digest") as sb:
+        result = attested_cli_run(sb, tmp_path, dist_dir, capsys)
+        theirs = {f.filename: f.sha256 for f in sb.files("tp-demo-package")}
+    assert result.code == 0, result.out
+    for name in (WHEEL, SDIST):
+        assert provenance_cell(result, name).startswith("[does not match](<")
+    assert any(
+        f"The provenance of {WHEEL} does not match (no attestation of sha256 {theirs[WHEEL]})"
+        in warning
+        for warning in result.warnings()
+    ), result.warnings()
 
 
 def test_verify_false_reads_nothing_back(tmp_path: Path, dist_dir: Path) -> None:

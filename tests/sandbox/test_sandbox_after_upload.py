@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from support.attestations import LocalSigner
+from support.attestations import attestation_of, subject_of
 from support.builders import make_wheel
 from support.sandbox_client import api_token, mint, session, upload
 from trusted_publish_sandbox import Sandbox
@@ -35,8 +35,7 @@ def sb() -> Iterator[Sandbox]:
 
 
 def attested_upload(sb: Sandbox, wheel: Path) -> tuple[requests.Response, dict[str, object]]:
-    sha256 = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    attestation = LocalSigner().attestation(wheel.name, sha256)
+    attestation = attestation_of(wheel)
     resp = upload(
         sb, wheel, api_token(sb), name="tp_sample", attestations=json.dumps([attestation])
     )
@@ -189,3 +188,31 @@ def test_listing_lag_hides_a_new_file_for_that_long(tmp_path: Path) -> None:
         assert listed_sha256(sb, wheel.name) == ours
         json_api = session().get(f"{sb.base_url}/pypi/tp-sample/1.0.0/json")
         assert [f["digests"]["sha256"] for f in json_api.json()["urls"]] == [ours]
+
+
+def test_provenance_faults_serve_another_publisher_or_other_bytes(
+    sb: Sandbox, tmp_path: Path
+) -> None:
+    wheel = make_wheel(tmp_path)
+    resp, _ = attested_upload(sb, wheel)
+    assert resp.status_code == 200, resp.text
+    ours = hashlib.sha256(wheel.read_bytes()).hexdigest()
+
+    sb.faults.provenance_fault = "other-publisher"
+    [bundle] = provenance(sb, wheel.name).json()["attestation_bundles"]
+    assert bundle["publisher"] == {
+        "environment": "pypi",
+        "kind": "GitHub",
+        "repository": "mallory/demo",
+        "workflow": "other.yml",
+    }
+    assert [subject_of(a) for a in bundle["attestations"]] == [(wheel.name, ours)]
+
+    sb.faults.provenance_fault = "other-digest"
+    [bundle] = provenance(sb, wheel.name).json()["attestation_bundles"]
+    assert bundle["publisher"]["repository"] == "octo-org/demo"
+    [(name, theirs)] = [subject_of(a) for a in bundle["attestations"]]
+    assert name == wheel.name and theirs != ours and len(theirs) == 64
+
+    with pytest.raises(ValueError, match="provenance_fault must be None or one of"):
+        sb.faults.provenance_fault = "forged"

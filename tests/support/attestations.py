@@ -6,6 +6,11 @@ certificate of its own, and a transparency-log entry of the right shape: every m
 pypi-attestations takes the result, which is all the code under test and the sandbox check
 (neither verifies Sigstore's cryptography offline). The statement is what
 `pypi_attestations.Attestation.sign` builds: one subject, the file name and its SHA-256.
+
+Beside it, the rest of the offline Sigstore setup the tests share: an attestation of a file
+on disk, one written where an earlier step leaves it (`<file>.publish.attestation`), the
+subject read back out of one, and `sigstore_unreachable` for a test that runs the real
+Sigstore signer up to the point where it would leave the machine.
 """
 
 from __future__ import annotations
@@ -16,15 +21,17 @@ import hashlib
 import json
 import time
 from collections.abc import Container
+from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pypi_attestations import Attestation
 
-from trusted_publish.credentials.attestations import PUBLISH_PREDICATE, SigningError
+from trusted_publish.credentials.attestations import PUBLISH_PREDICATE, SUFFIX, SigningError
 from trusted_publish.dists.discover import Distribution
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -107,3 +114,37 @@ class LocalSigner:
             Attestation.model_validate(attestation).model_dump_json()
         )
         return shaped
+
+
+def attestation_of(path: Path, signer: LocalSigner | None = None) -> dict[str, Any]:
+    """The local signer's attestation of the file at `path` (its name, its bytes' SHA-256)."""
+    sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    return (signer or LocalSigner()).attestation(path.name, sha256)
+
+
+def write_attestation(path: Path, attestation: dict[str, Any]) -> Path:
+    """`attestation` beside the distribution at `path`, as an earlier step (a build job)
+    leaves it for the publish to use; the attestation file's path."""
+    target = Path(f"{path}{SUFFIX}")
+    target.write_text(json.dumps(attestation), encoding="utf-8")
+    return target
+
+
+def subject_of(attestation: dict[str, Any]) -> tuple[str, str]:
+    """(file name, SHA-256) that the attestation's one statement subject names."""
+    statement = json.loads(base64.b64decode(attestation["envelope"]["statement"]))
+    [subject] = statement["subject"]
+    return subject["name"], subject["digest"]["sha256"]
+
+
+def sigstore_unreachable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Sigstore out of reach, whatever network the machine has: every request beyond
+    loopback goes through a proxy on a closed port (Sigstore's TUF repository is the first
+    it would ask), and sigstore's TUF cache lives under `tmp_path`, not this user's folders.
+    """
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
