@@ -2,7 +2,7 @@
 
 ``form_error`` is warehouse's ``UploadForm`` validation (``warehouse/forklift/forms.py``);
 ``parse_form_metadata`` is its core-metadata parsing (``warehouse/forklift/metadata.py``),
-with PyPI's own rules (``metadata_rules.py``) and the same texts.
+with PyPI's own rules (``trusted_publish.dists.pypi_rules.metadata_fields``) and their texts.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any, Optional, cast
 
 from packaging.metadata import ExceptionGroup, InvalidMetadata, Metadata, RawMetadata
 
-from . import dists
-from .metadata_rules import metadata_errors
+from trusted_publish.dists.pypi_rules import dist_files, metadata_fields
+
 from .refusal import CORE_METADATA_URL, bad
 
 __all__ = ["LOCAL_VERSION_URL", "UploadForm", "form_error", "parse_form_metadata"]
@@ -105,7 +105,7 @@ def _field_errors(form: UploadForm) -> dict[str, str]:
     filetype = form.get("filetype")
     if not filetype:
         errors["filetype"] = "This field is required."
-    elif filetype not in dists.FILETYPE_EXTENSIONS:
+    elif filetype not in dist_files.FILETYPE_EXTENSIONS:
         errors["filetype"] = "Use a known file type."
     for key, label in (("sha256_digest", "SHA256"), ("blake2_256_digest", "BLAKE2")):
         value = form.get(key)
@@ -172,7 +172,7 @@ def parse_form_metadata(form: UploadForm) -> Metadata:
     except ExceptionGroup as group:
         errors.extend(exc for exc in group.exceptions if isinstance(exc, InvalidMetadata))
     if meta is not None and not errors:
-        errors.extend(metadata_errors(meta))
+        errors.extend(_warehouse_errors(meta))
     if errors or meta is None:
         by_field: dict[str, list[InvalidMetadata]] = {}
         for error in errors:
@@ -192,3 +192,27 @@ def parse_form_metadata(form: UploadForm) -> Metadata:
             see = LOCAL_VERSION_URL
         raise bad(f"{message} See {see} for more information.")
     return meta
+
+
+def _warehouse_errors(meta: Metadata) -> list[InvalidMetadata]:
+    """warehouse/forklift/metadata.py `_validate_metadata`, on what packaging accepted."""
+    return [
+        InvalidMetadata(refused.field, refused.text)
+        for refused in metadata_fields.validate(
+            metadata_version=meta.metadata_version,
+            version=meta.version,
+            summary=meta.summary,
+            classifiers=meta.classifiers or [],
+            author_email=meta.author_email,
+            maintainer_email=meta.maintainer_email,
+            home_page=meta.home_page,
+            download_url=meta.download_url,
+            project_urls=meta.project_urls,
+            provides_dist=meta.provides_dist or [],
+            obsoletes_dist=meta.obsoletes_dist or [],
+            requires_dist=[str(r) for r in meta.requires_dist or []],
+            dynamic=meta.dynamic or [],
+            license=meta.license,
+            license_expression=meta.license_expression,
+        )
+    ]

@@ -23,6 +23,7 @@ import io
 import re
 from typing import TYPE_CHECKING, Callable, Optional
 
+from trusted_publish.dists.pypi_rules import description as rendering
 from trusted_publish.runtime import extras
 
 if TYPE_CHECKING:
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
 RenderRst = Callable[..., Optional[str]]
 
-_HELP = "https://pypi.org/help/#description-content-type"
 _DOCUTILS_REPORT = re.compile(
     r"^<string>:(?P<line>\d*): \((?P<level>[A-Z]+)/\d\) (?P<message>.*)", re.MULTILINE
 )
@@ -75,8 +75,8 @@ class ReadmeCheck:
                 return [], []
             return [
                 "the description (README) is blank: PyPI renders it to nothing and refuses "
-                "the upload (\"The description failed to render for 'text/markdown'.\"); write "
-                "a README, or leave the description out"
+                f'the upload ("{rendering.failed_to_render(declared_type)}"); write a README, '
+                "or leave the description out"
             ], []
         if media_type != "text/x-rst":
             # text/plain always renders; an unknown type is a metadata problem of its own.
@@ -96,17 +96,17 @@ class ReadmeCheck:
             return [], warnings
         reports = _docutils_reports(stream.getvalue())
         if declared_type is None:
+            said = rendering.failed_to_render(None)
             return [
                 "the description (README) has no Description-Content-Type, so PyPI renders it "
-                'as reStructuredText, and it does not render ("The description failed to '
-                f'render in the default format of reStructuredText."): {reports}. If the '
+                f'as reStructuredText, and it does not render ("{said}"): {reports}. If the '
                 "README is Markdown, set Description-Content-Type: text/markdown (pyproject."
                 'toml: readme = "README.md"); if it is reStructuredText, fix it '
-                f"(see {_HELP})"
+                f"(see {rendering.HELP})"
             ], []
         return [
             "the description (README) does not render as reStructuredText, so PyPI would "
-            f"refuse the upload (\"The description failed to render for '{media_type}'.\"): "
+            f'refuse the upload ("{rendering.failed_to_render(declared_type)}"): '
             f"{reports}. Fix the README (`python -m readme_renderer README.rst` shows the same "
             "errors)"
         ], []
