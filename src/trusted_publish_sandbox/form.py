@@ -13,7 +13,7 @@ from typing import Any, Optional, cast
 
 from packaging.metadata import ExceptionGroup, InvalidMetadata, Metadata, RawMetadata
 
-from trusted_publish.dists.pypi_rules import dist_files, metadata_fields
+from trusted_publish.dists.pypi_rules import dist_files, form_data, metadata_fields
 
 from .refusal import CORE_METADATA_URL, bad
 
@@ -70,13 +70,8 @@ class UploadForm:
     """The form fields as a multi-dict, cleaned the way warehouse cleans them."""
 
     def __init__(self, pairs: Sequence[tuple[str, str]]) -> None:
-        cleaned: list[tuple[str, str]] = []
-        for key, value in pairs:
-            # distutils sent "UNKNOWN" for missing required values; PyPI drops them.
-            if value.strip() == "UNKNOWN":
-                continue
-            cleaned.append((key, value.replace("\x00", "\\x00")))
-        self.pairs = cleaned
+        # warehouse/forklift/decorators.py `sanitize`: UNKNOWN fields dropped, NULs escaped.
+        self.pairs = form_data.sanitize(pairs)
 
     def get(self, key: str) -> Optional[str]:
         for name, value in self.pairs:
@@ -142,23 +137,33 @@ def form_error(form: UploadForm) -> Optional[str]:
 
 
 def _raw_metadata(form: UploadForm) -> tuple[RawMetadata, list[InvalidMetadata]]:
+    """warehouse/forklift/metadata.py `parse_form_metadata`: the form as RawMetadata, and
+    the fields it cannot read (a single field sent twice, a Project-URL label sent twice)."""
     raw: dict[str, Any] = {}
-    problems: list[InvalidMetadata] = []
-    for key, value in form.pairs:
-        if key in _SINGLE_FIELDS:
-            raw.setdefault(_SINGLE_FIELDS[key], value)
+    unparsed: list[str] = []
+    for key in dict.fromkeys(name for name, _ in form.pairs):
+        values = form.getall(key)
+        if values == [""]:
+            continue  # an empty value is taken as not sent
+        if key in _SINGLE_FIELDS and len(values) == 1:
+            raw[_SINGLE_FIELDS[key]] = values[0]
         elif key in _MULTI_FIELDS:
-            raw.setdefault(_MULTI_FIELDS[key], []).append(value)
-        elif key == "keywords":
-            raw.setdefault("keywords", []).extend(
-                word.strip() for word in value.split(",") if word.strip()
-            )
+            raw.setdefault(_MULTI_FIELDS[key], []).extend(values)
+        elif key == "keywords" and len(values) == 1:
+            raw["keywords"] = [word.strip() for word in values[0].split(",") if word.strip()]
         elif key == "project_urls":
-            label, _, url = (part.strip() for part in value.partition(","))
-            urls = raw.setdefault("project_urls", {})
-            if label in urls:
-                problems.append(InvalidMetadata("project-url", "'project-url' has invalid data"))
-            urls[label] = url
+            urls: dict[str, str] = {}
+            for value in values:
+                label, _, url = (part.strip() for part in value.partition(","))
+                if label in urls:
+                    unparsed.append(key)
+                    break
+                urls[label] = url
+            else:
+                raw["project_urls"] = urls
+        elif key in _SINGLE_FIELDS or key == "keywords":
+            unparsed.append(key)
+    problems = [InvalidMetadata(key, f"{key!r} has invalid data") for key in unparsed]
     return cast(RawMetadata, raw), problems
 
 

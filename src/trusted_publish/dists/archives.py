@@ -32,7 +32,7 @@ from typing import BinaryIO
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from trusted_publish.dists.digests import Digests
-from trusted_publish.dists.pypi_rules import dist_files, entry_points, zip_framing
+from trusted_publish.dists.pypi_rules import dist_files, entry_points, wheel_file, zip_framing
 
 ONE_MIB = 1024 * 1024
 
@@ -186,6 +186,7 @@ def _read_dist_info(filename: str, zf: zipfile.ZipFile, found: Contents) -> None
         wheel = _read_zip_member(zf, root + "WHEEL", found.problems)
         if wheel is not None:
             found.problems.extend(_wheel_file_problems(root + "WHEEL", wheel))
+            found.warnings.extend(_wheel_tag_warnings(filename, root + "WHEEL", wheel))
     if root + "METADATA" in found.members:
         found.metadata = _read_zip_member(zf, root + "METADATA", found.problems)
         found.metadata_path = root + "METADATA"
@@ -228,6 +229,14 @@ def _read_zip_member(zf: zipfile.ZipFile, name: str, problems: list[str]) -> byt
         problems.append(f"{name} inflates past 16 MiB; refusing to read it")
         return None
     return data
+
+
+def _wheel_tag_warnings(filename: str, member: str, data: bytes) -> list[str]:
+    try:
+        tags = parse_wheel_filename(filename)[3]
+    except InvalidWheelFilename:
+        return []  # the file name is refused by the file-name rules
+    return wheel_file.warnings(member, data, (str(tag) for tag in tags))
 
 
 def _wheel_file_problems(name: str, data: bytes) -> list[str]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 import packaging
 from packaging.metadata import _VALID_METADATA_VERSIONS as PACKAGING_METADATA_VERSIONS
@@ -37,9 +37,9 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from trusted_publish.dists.pypi_rules import (
-    WAREHOUSE_AS_OF,
     dist_files,
     file_names,
+    form_data,
     metadata_fields,
     platform_tags,
 )
@@ -92,8 +92,9 @@ class Rules:
 # --- metadata --------------------------------------------------------------------------------
 
 
-def parse_metadata(blob: bytes) -> tuple[RawMetadata, list[str]]:
-    """Core metadata from METADATA/PKG-INFO bytes, and what stops it from being uploaded.
+def parse_metadata(blob: bytes) -> tuple[RawMetadata, list[str], list[str]]:
+    """Core metadata from METADATA/PKG-INFO bytes, what stops it from being uploaded, and
+    what is worth a warning.
 
     These problems are reported whatever `verify-metadata` says: the upload form is built
     from these fields, so a field we can't read would silently go missing on PyPI.
@@ -105,6 +106,21 @@ def parse_metadata(blob: bytes) -> tuple[RawMetadata, list[str]]:
         # allow; PyPI and twine drop the field rather than refuse the file, and so do we.
         raw.pop("license_files", None)
         unparsed.pop("license-file", None)
+    warnings = []
+    labels = [url.split(",", 1)[0].strip() for url in unparsed.get("project-url", [])]
+    if len(set(labels)) < len(labels):
+        # packaging cannot read Project-URL with a label twice, so it is not sent: PyPI takes
+        # the file without its links (warehouse/forklift/metadata.py `parse_form_metadata`
+        # would refuse only labels sent twice). twine refuses such a file.
+        unparsed.pop("project-url")
+        twice = sorted({label for label in labels if labels.count(label) > 1})
+        warnings.append(
+            f"metadata field Project-URL uses the label {', '.join(map(repr, twice))} more "
+            "than once: PyPI takes the file, but without any of its Project-URL links (a "
+            "field packaging cannot read is not sent), and twine and packaging's metadata "
+            "validation refuse it (\"unrecognized or malformed field 'project-url'\"). Give "
+            "each link its own label in [project.urls]"
+        )
     problems = [
         f"metadata field {field_name(key)} is unrecognized or malformed (twine refuses it "
         "too): check the build backend's configuration for it"
@@ -113,7 +129,7 @@ def parse_metadata(blob: bytes) -> tuple[RawMetadata, list[str]]:
     for required in _REQUIRED:
         if not raw.get(required.replace("-", "_")):
             problems.append(f"the metadata has no {field_name(required)} field")
-    return raw, problems
+    return raw, problems, warnings
 
 
 def newer_metadata_version(raw: RawMetadata) -> str | None:
@@ -125,34 +141,37 @@ def newer_metadata_version(raw: RawMetadata) -> str | None:
 
 
 def metadata_warnings(raw: RawMetadata, rules: Rules) -> list[str]:
-    """A Metadata-Version newer than we know: not checked here, the index decides."""
+    """A Metadata-Version newer than we know: not checked here, the index decides.
+
+    Not for PyPI: it refuses every version it does not list (metadata_problems).
+    """
     newer = newer_metadata_version(raw)
-    if not rules.verify_metadata or newer is None:
+    if not rules.verify_metadata or rules.pypi or newer is None:
         return []
-    pypi = (
-        f"; PyPI's list as of {WAREHOUSE_AS_OF} ends at {metadata_fields.METADATA_VERSIONS[-1]}, "
-        "so it may refuse the file"
-        if rules.pypi
-        else ""
-    )
     return [
         f"Metadata-Version {newer} is newer than the metadata versions packaging "
         f"{packaging.__version__} knows (up to {PACKAGING_METADATA_VERSIONS[-1]}), so its "
-        f"fields were checked only as far as packaging can; the index decides{pypi}. Upgrade "
+        "fields were checked only as far as packaging can; the index decides. Upgrade "
         "trusted-publish (and packaging) to check it fully"
     ]
 
 
 def metadata_problems(raw: RawMetadata, rules: Rules) -> list[str]:
-    """Every field `packaging` finds invalid, then PyPI's own metadata rules."""
+    """Every field `packaging` finds invalid, then PyPI's own metadata rules.
+
+    Both judge the metadata as PyPI reads it from the upload form: a field whose value is
+    UNKNOWN or empty is dropped first (`pypi_rules.form_data.as_sent`), so it is no problem.
+    """
     if not rules.verify_metadata:
         return []
     problems: list[str] = []
     # A missing required field is reported by parse_metadata already; a Metadata-Version
-    # newer than packaging knows is a warning (metadata_warnings).
+    # newer than packaging knows is judged by PyPI's list (below) or left to the index
+    # (metadata_warnings), not by packaging.
     missing = {name for name in _REQUIRED if not raw.get(name.replace("-", "_"))}
     if newer_metadata_version(raw) is not None:
         missing.add("metadata-version")
+    raw = cast(RawMetadata, form_data.as_sent(raw))
     try:
         Metadata.from_raw(raw, validate=True)
     except ExceptionGroup as group:
@@ -174,11 +193,10 @@ def metadata_problems(raw: RawMetadata, rules: Rules) -> list[str]:
 
     metadata_version = raw.get("metadata_version", "")
     refusals = metadata_fields.validate(
-        metadata_version=(
-            metadata_version
-            if valid("Metadata-Version") and "metadata-version" not in missing
-            else None
-        ),
+        # PyPI's list decides, whatever packaging knows.
+        metadata_version=metadata_version
+        if metadata_version and valid("Metadata-Version")
+        else None,
         version=_version_or_none(raw.get("version", "")),
         summary=raw.get("summary"),
         classifiers=raw.get("classifiers", []),
@@ -204,7 +222,7 @@ def _said(refused: metadata_fields.Refused, metadata_version: str, raw: RawMetad
         return (
             f"metadata field Metadata-Version: PyPI accepts 1.0 to "
             f"{metadata_fields.METADATA_VERSIONS[-1]}, not {metadata_version!r} "
-            f'("{refused.text}"); {refused.fix}'
+            f'("{metadata_fields.quoted(refused)}"); {refused.fix}'
         )
     if refused.field == "version":
         version = raw.get("version", "")
