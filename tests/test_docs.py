@@ -17,46 +17,25 @@ SRC = ROOT / "src"
 MAP = ROOT / "docs" / "architecture.md"
 PACKAGES = ("trusted_publish", "trusted_publish_sandbox")
 
-#: Paths in flux while issue 17's branches land, each with the branch that moves it: the map
-#: may name one before it exists, or leave one unnamed that is about to go. Relative to src/;
-#: a folder (ending in /) covers everything under it.
-#: The integrator deletes each line once its branch is merged (and then this list).
-IN_FLUX: dict[str, str] = {
-    "trusted_publish/dists/pypi_rules/": "i17-rules: one rules package, shared with the emulator",
-    "trusted_publish_sandbox/zipframing.py": "i17-rules: the emulator uses dists/pypi_rules/",
-    "trusted_publish_sandbox/metadata_rules.py": "i17-rules: the emulator uses dists/pypi_rules/",
-    "trusted_publish_sandbox/dists.py": "i17-rules: the emulator uses dists/pypi_rules/",
-}
-
 #: Paths starting with these are relative to the repository, not to the client.
 _REPO_FOLDERS = ("src/", "tests/", "docs/", "benchmarks/", "requirements/", "examples/")
 #: A path-like word in backticks: folders and names, ending in a file suffix or a slash.
 _PATH = re.compile(r"`([\w./-]+(?:\.(?:py|md|yml)|/))`")
 
 
-def in_flux(relative: str) -> bool:
-    return any(
-        relative == path or (path.endswith("/") and relative.startswith(path)) for path in IN_FLUX
-    )
-
-
 def named_paths() -> set[str]:
     return set(_PATH.findall(MAP.read_text(encoding="utf-8")))
 
 
-def resolve(path: str) -> tuple[Path, str]:
-    """(where `path` is on disk, its name relative to src/ for `IN_FLUX`)."""
+def resolve(path: str) -> Path:
+    """Where `path`, as the map writes it, is on disk."""
     if path.startswith("trusted_publish_sandbox/"):
         where = SRC / path
     elif path.startswith(_REPO_FOLDERS) or not path.endswith((".py", "/")):
         where = ROOT / path  # `tests/support/runs.py`, `action.yml`
     else:
         where = SRC / "trusted_publish" / path  # `index/listing.py`, `dists/`
-    try:
-        relative = where.relative_to(SRC).as_posix() + ("/" if path.endswith("/") else "")
-    except ValueError:
-        relative = path
-    return where, relative
+    return where
 
 
 def map_names(path: Path) -> set[str]:
@@ -77,11 +56,7 @@ def map_names(path: Path) -> set[str]:
 
 
 def test_every_path_the_map_names_exists() -> None:
-    missing = []
-    for path in sorted(named_paths()):
-        where, relative = resolve(path)
-        if not where.exists() and not in_flux(relative):
-            missing.append(path)
+    missing = [path for path in sorted(named_paths()) if not resolve(path).exists()]
     assert missing == [], f"docs/architecture.md names paths that do not exist: {missing}"
 
 
@@ -90,9 +65,6 @@ def test_the_map_names_every_module_of_the_client_and_the_emulator() -> None:
     unnamed = []
     for package in PACKAGES:
         for path in sorted((SRC / package).rglob("*.py")):
-            relative = path.relative_to(SRC).as_posix()
-            if in_flux(relative):
-                continue
             if not map_names(path) & named:
-                unnamed.append(relative)
+                unnamed.append(path.relative_to(SRC).as_posix())
     assert unnamed == [], f"docs/architecture.md does not name these modules: {unnamed}"

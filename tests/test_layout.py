@@ -1,9 +1,11 @@
 """The client and the sandbox stay apart, and every module stays readable.
 
 Read from the source with ``ast`` (nothing is imported): the client (src/trusted_publish)
-never imports the sandbox (src/trusted_publish_sandbox) nor the other way round; no module
-of either package takes part in an import cycle; no module is over 500 lines; no stage
-module imports the report (the conductor alone writes it). Imports inside functions and under
+never imports the sandbox (src/trusted_publish_sandbox); the sandbox imports from the client
+only the shared PyPI rules (trusted_publish.dists.pypi_rules), which import nothing else of
+the client; each of warehouse's texts stands in one file; no module of either package takes
+part in an import cycle; no module is over 500 lines; no stage module imports the report (the
+conductor alone writes it). Imports inside functions and under
 ``if TYPE_CHECKING:`` count too.
 """
 
@@ -17,6 +19,10 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 CLIENT, SANDBOX = "trusted_publish", "trusted_publish_sandbox"
+#: PyPI's rules, ported once: the one part of the client the sandbox imports.
+RULES = f"{CLIENT}.dists.pypi_rules"
+#: The packages on the way to RULES: importing RULES runs them, so they stay empty.
+RULES_PARENTS = (CLIENT, f"{CLIENT}.dists")
 MAX_LINES = 500
 #: Client modules allowed over MAX_LINES for now, each with its reason (module -> reason).
 #: The client is changed on other branches; it is split there, not here.
@@ -102,15 +108,45 @@ def find_cycle(graph: Mapping[str, set[str]]) -> list[str]:
     return []
 
 
-@pytest.mark.parametrize(("package", "other"), [(CLIENT, SANDBOX), (SANDBOX, CLIENT)])
-def test_the_client_and_the_sandbox_never_import_each_other(package: str, other: str) -> None:
+def test_the_client_never_imports_the_sandbox() -> None:
     crossing = sorted(
         f"{module} imports {name}"
-        for module, path in modules(package).items()
+        for module, path in modules(CLIENT).items()
         for name in imports_of(module, path)
-        if in_package(name, other)
+        if in_package(name, SANDBOX)
     )
     assert crossing == []
+
+
+def test_the_sandbox_imports_only_the_shared_rules_of_the_client() -> None:
+    crossing = sorted(
+        f"{module} imports {name}"
+        for module, path in modules(SANDBOX).items()
+        for name in imports_of(module, path)
+        if in_package(name, CLIENT) and not in_package(name, RULES)
+    )
+    assert crossing == []
+    # ...and it does use them: the upload view judges with the client's rules.
+    assert f"{RULES}.dist_files" in imports_of(
+        f"{SANDBOX}.archive", ALL_MODULES[f"{SANDBOX}.archive"]
+    )
+
+
+def test_the_rules_import_nothing_else_of_the_client() -> None:
+    outside = sorted(
+        f"{module} imports {name}"
+        for module, path in ALL_MODULES.items()
+        if in_package(module, RULES)
+        for name in imports_of(module, path)
+        if in_package(name, CLIENT) and not in_package(name, RULES)
+    )
+    assert outside == []
+
+
+@pytest.mark.parametrize("package", RULES_PARENTS)
+def test_the_packages_above_the_rules_import_nothing(package: str) -> None:
+    tree = ast.parse(ALL_MODULES[package].read_text(encoding="utf-8"))
+    assert [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))] == []
 
 
 @pytest.mark.parametrize("package", [CLIENT, SANDBOX])
@@ -121,7 +157,8 @@ def test_no_import_cycle(package: str) -> None:
 def test_the_checks_see_imports_and_cycles() -> None:
     # The walker finds relative, `from . import x` and in-function imports...
     assert f"{SANDBOX}.server" in import_graph(SANDBOX)[f"{SANDBOX}.core"]
-    assert f"{SANDBOX}.dists" in import_graph(SANDBOX)[f"{SANDBOX}.form"]
+    assert f"{SANDBOX}.checks" in import_graph(SANDBOX)[f"{SANDBOX}.warehouse"]
+    assert f"{RULES}.dist_files" in imports_of(f"{SANDBOX}.form", ALL_MODULES[f"{SANDBOX}.form"])
     assert f"{CLIENT}.inputs" in import_graph(CLIENT)[f"{CLIENT}.cli"]
     # ...and the search reports a cycle when there is one.
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
@@ -201,3 +238,68 @@ def test_the_check_sees_a_stage_importing_the_report(tmp_path: Path) -> None:
     graph = {scheduler: imports_of(scheduler, stage), f"{CLIENT}.publish": {REPORT}}
     # The stage is caught (an import under TYPE_CHECKING counts); the conductor may import it.
     assert report_importers(graph) == [scheduler]
+
+
+# --- each of warehouse's texts in one place --------------------------------------------------
+
+#: A string of the rules with a space and at least this long is a text (a refusal, a reason,
+#: what to do), not a field name or a fragment like "for more information.".
+MIN_TEXT = 24
+#: Texts the collection must find (a check that it collects at all).
+KNOWN_REFUSALS = (
+    "is not a valid metadata version",
+    "unsupported platform tag",
+    "Duplicate filename in local headers",
+    "Invalid distribution file.",
+    "The description failed to render",
+    "Only one sdist may be uploaded per release.",
+)
+
+
+def strings_of(path: Path) -> list[str]:
+    """Every string literal of a module but its docstrings; of an f-string, its fixed parts."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        if id(node) not in docstrings
+    ]
+
+
+def rule_texts() -> set[str]:
+    """The texts of the rules package: warehouse's refusals and reasons, and our advice."""
+    return {
+        text.strip()
+        for module, path in ALL_MODULES.items()
+        if in_package(module, RULES)
+        for text in strings_of(path)
+        if len(text.strip()) >= MIN_TEXT and " " in text.strip()
+    }
+
+
+def test_the_rule_texts_are_collected() -> None:
+    texts = rule_texts()
+    missing = [known for known in KNOWN_REFUSALS if not any(known in text for text in texts)]
+    assert missing == []
+
+
+def test_each_warehouse_text_stands_in_one_file() -> None:
+    strings = {path: strings_of(path) for path in ALL_MODULES.values()}
+    where = {
+        text: sorted(
+            str(path.relative_to(SRC))
+            for path, found in strings.items()
+            if any(text in string for string in found)
+        )
+        for text in rule_texts()
+    }
+    assert {text: files for text, files in where.items() if len(files) != 1} == {}

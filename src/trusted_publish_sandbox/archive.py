@@ -2,7 +2,8 @@
 
 The checks and texts of warehouse's ``file_upload`` view once the file is stored
 (``warehouse/forklift/legacy.py``: ``_is_valid_dist_file``, the sdist name and License-File
-checks, the wheel's platform tags, names, License-File, RECORD, entry points and METADATA).
+checks, the wheel's platform tags, names, License-File, RECORD, entry points and METADATA),
+in its order, with the rules of the shared ``trusted_publish.dists.pypi_rules``.
 An sdist is inflated in ONE pass that lists its members and keeps the few small files
 the checks read (warehouse opens it once too); a wheel's zip is opened once. This
 runs outside the warehouse's lock: a big archive never holds up another upload.
@@ -10,44 +11,35 @@ runs outside the warehouse's lock: a big archive never holds up another upload.
 
 from __future__ import annotations
 
-import configparser
 import csv
 import posixpath
-import re
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 from packaging.metadata import Metadata
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
-from packaging.version import InvalidVersion, Version
+from packaging.utils import parse_wheel_filename
 
-from .dists import valid_platform_tag
+from trusted_publish.dists.pypi_rules import (
+    dist_files,
+    entry_points,
+    file_names,
+    invalid_distribution,
+    platform_tags,
+)
+
 from .refusal import Refusal, bad
-from .zipframing import framing_error
 
 __all__ = ["TarListing", "check_archive", "read_tar"]
 
 ONE_MIB = 1024 * 1024
-# Decompression-bomb guard (legacy.py): a zip inflating past 50x once over 64 MiB.
-COMPRESSION_RATIO_MIN_SIZE = 64 * ONE_MIB
-COMPRESSION_RATIO_THRESHOLD = 50
 # A PKG-INFO is read into memory while the sdist streams past; a bigger one is not kept
 # (the sandbox's own consistency check then has nothing to compare, PyPI's checks don't
 # read it at all).
 MAX_KEPT_MEMBER = 32 * ONE_MIB
-ARCHIVES_URL = "https://docs.pypi.org/archives"
-_ENTRY_POINT_NAME = re.compile(r"[\w.-]+")
 
 
 @dataclass
@@ -86,92 +78,28 @@ def read_tar(path: Path) -> TarListing:
     return listing
 
 
-def _commonpath(names: Sequence[str]) -> str:
-    # legacy.py `_commonpath`: os.path.commonpath, "" for no names. Mixing absolute and
-    # relative names makes commonpath raise there (an error page); here it is "no one
-    # top-level directory", the refusal such an sdist deserves.
-    if not names:
-        return ""
-    try:
-        return posixpath.commonpath(names)
-    except ValueError:
-        return ""
-
-
 def _refuse_file(reason: Optional[str]) -> Refusal:
-    # legacy.py: f"Invalid distribution file. {_msg}" (None when the archive is unreadable).
-    return bad(f"Invalid distribution file. {reason}")
-
-
-def _zip_reason(zfp: zipfile.ZipFile, path: Path, filename: str) -> Optional[str]:
-    """legacy.py `_is_valid_dist_file`, the zip half (the YARA scan aside)."""
-    infos = zfp.infolist()
-    compressed = path.stat().st_size
-    decompressed = sum(info.file_size for info in infos)
-    if (
-        decompressed > COMPRESSION_RATIO_MIN_SIZE
-        and decompressed / max(compressed, 1) > COMPRESSION_RATIO_THRESHOLD
-    ):
-        return f"File exceeds compression ratio of {COMPRESSION_RATIO_THRESHOLD}"
-    if any(i.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) for i in infos):
-        return "File does not use a supported compression type"
-    names = set(zfp.namelist())
-    if filename.endswith(".zip"):
-        top_level = _commonpath(zfp.namelist())
-        if top_level in (".", "/", ""):
-            return "Incorrect number of top-level directories in sdist"
-        target = posixpath.join(top_level, "PKG-INFO")
-        if target not in names:
-            return f"PKG-INFO not found at {target}"
-    else:
-        try:
-            name, version, _ = filename.split("-", 2)
-        except ValueError:
-            return "Unable to parse name and version from wheel filename"
-        target = f"{name}-{version}.dist-info/WHEEL"
-        if target not in names:
-            return f"WHEEL not found at {target}"
-    # warehouse/utils/zipfiles.py `validate_zipfile`: the record framing.
-    assert zfp.fp is not None  # an open ZipFile always has its file  # noqa: S101
-    central = {i.orig_filename: (i.compress_size, i.file_size) for i in infos}
-    reason = framing_error(zfp.fp, central)  # type: ignore[arg-type]
-    if reason is not None:
-        return f"ZIP archive not accepted: {reason}. See {ARCHIVES_URL} for more information"
-    return None
-
-
-def _tar_reason(listing: TarListing) -> Optional[str]:
-    """legacy.py `_is_valid_dist_file`, the tar half."""
-    if listing.sparse:
-        return (
-            "tar archive not accepted: Sparse members are not allowed. "
-            f"See {ARCHIVES_URL} for more information"
-        )
-    top_level = _commonpath(listing.names)
-    if top_level in (".", "/", ""):
-        return "Incorrect number of top-level directories in sdist"
-    target = posixpath.join(top_level, "PKG-INFO")
-    if target not in listing.names:
-        return f"PKG-INFO not found at {target}"
-    return None
+    return bad(invalid_distribution(reason))
 
 
 def check_archive(path: Path, filename: str, filetype: str, meta: Metadata) -> Optional[bytes]:
     """Refuse the archive as PyPI would; returns its METADATA/PKG-INFO when it passes.
 
-    The project's name is the form's (warehouse renames the project to it before these
-    checks), so nothing here needs the index's state.
+    warehouse/forklift/legacy.py `_is_valid_dist_file`, then `file_upload`'s sdist and wheel
+    checks, in its order (the rules are in trusted_publish.dists.pypi_rules). The project's
+    name is the form's (warehouse renames the project to it before these checks), so nothing
+    here needs the index's state.
     """
     is_zip = zipfile.is_zipfile(path)
     is_tar = tarfile.is_tarfile(path)
     if is_zip and is_tar:
-        raise _refuse_file("File is both a zip and a tar file")
+        raise _refuse_file(dist_files.BOTH_ZIP_AND_TAR)
     if filename.endswith((".zip", ".whl")):
         if not is_zip:
-            raise _refuse_file("File is not a zipfile")
+            raise _refuse_file(dist_files.NOT_A_ZIP)
         try:
-            with zipfile.ZipFile(path) as zfp:
-                reason = _zip_reason(zfp, path, filename)
+            with zipfile.ZipFile(path) as zfp, path.open("rb") as fh:
+                reason = dist_files.zip_refusal(fh, zfp.infolist(), path.stat().st_size, filename)
                 if reason is not None:
                     raise _refuse_file(reason)
                 if filetype == "sdist":
@@ -183,108 +111,62 @@ def check_archive(path: Path, filename: str, filetype: str, meta: Metadata) -> O
         return None
     if filename.endswith(".tar.gz"):
         if not is_tar:
-            raise _refuse_file("File is not a tarfile")
+            raise _refuse_file(dist_files.NOT_A_TAR)
         try:
             listing = read_tar(path)
         except (tarfile.TarError, EOFError, zlib.error, OSError):
             raise _refuse_file(None) from None
-        reason = _tar_reason(listing)
+        reason = dist_files.tar_refusal(listing.names, listing.sparse)
         if reason is not None:
             raise _refuse_file(reason)
         if filetype == "sdist":
             _check_sdist_name(filename, meta)
             _check_sdist_license_files(listing, filename, meta)
-        return listing.pkg_infos.get(posixpath.join(_commonpath(listing.names), "PKG-INFO"))
+        top = dist_files.top_level(listing.names)
+        return listing.pkg_infos.get(posixpath.join(top, "PKG-INFO"))
     return None
 
 
 def _check_sdist_name(filename: str, meta: Metadata) -> None:
-    try:
-        name_from_filename, _version = parse_sdist_filename(filename)
-    except InvalidSdistFilename:
-        raise bad(f"Invalid source distribution filename: {filename}") from None
-    name_text: str = name_from_filename
-    # A post-release may carry a hyphen in the file name ("1.0-1"); split once more.
-    if (
-        meta.version.is_postrelease
-        and name_text != canonicalize_name(meta.name)
-        and filename.count("-") >= 2
-    ):
-        candidate = filename.rpartition("-")[0].rpartition("-")[0]
-        try:
-            Version(filename[len(candidate) + 1 : -len(".tar.gz")])
-            name_text = candidate
-        except InvalidVersion:
-            pass
-    normalized = canonicalize_name(meta.name)
-    expected_prefix = normalized.replace("-", "_")
-    if canonicalize_name(name_text) != normalized:
-        raise bad(f"Start filename for {meta.name!r} with {expected_prefix!r}.")
-    expected = f"{expected_prefix}-{meta.version}.tar.gz"
-    if filename != expected:
-        raise bad(f"Filename {filename!r} is invalid, should be {expected!r}.")
+    refusal = file_names.sdist_refusal(filename, meta.name, meta.version)
+    if refusal is not None:
+        raise bad(refusal.text)
 
 
 def _check_sdist_license_files(listing: TarListing, filename: str, meta: Metadata) -> None:
     if not meta.license_files:
         return
-    top_level = _commonpath(listing.names)
+    top_level = dist_files.top_level(listing.names)
     names = set(listing.names)
     for license_file in meta.license_files:
         target = posixpath.join(top_level, license_file)
         if target not in names:
-            raise bad(
-                f"License-File {license_file} does not exist in "
-                f"distribution file {filename} at {target}"
-            )
+            raise bad(dist_files.license_file_missing(license_file, filename, target))
 
 
 def _check_wheel(zfp: zipfile.ZipFile, filename: str, meta: Metadata) -> bytes:
-    try:
-        wheel_name, wheel_version, _build, tags = parse_wheel_filename(filename)
-    except InvalidWheelFilename as exc:
-        raise bad(str(exc)) from None
-    for tag in tags:
-        if not valid_platform_tag(tag.platform):
-            raise bad(
-                f"Binary wheel '{filename}' has an unsupported platform tag '{tag.platform}'."
-            )
-    canonical_name = canonicalize_name(meta.name)
-    if canonical_name != wheel_name:
-        raise bad(f"Start filename for {meta.name!r} with {canonical_name.replace('-', '_')!r}.")
-    name_from_filename = filename.split("-", 1)[0]
-    normalized_name = canonical_name.replace("-", "_")
-    if name_from_filename != normalized_name:
-        raise bad(
-            f"Filename {filename!r} should contain the normalized project name "
-            f"{normalized_name!r}, not {name_from_filename!r}."
-        )
-    if meta.version != wheel_version:
-        raise bad(
-            f"Version in filename should be {str(meta.version)!r} not {str(wheel_version)!r}."
-        )
+    refusals = file_names.wheel_refusals(filename, meta.name, meta.version)
+    if refusals and refusals[0].kind == "unparsable":
+        raise bad(refusals[0].text)
+    # warehouse judges the platform tags before the name and the version.
+    for tag in parse_wheel_filename(filename)[3]:
+        if not platform_tags.is_valid(tag.platform):
+            raise bad(platform_tags.unsupported(filename, tag.platform))
+    if refusals:
+        raise bad(refusals[0].text)
     name, version, _ = filename.split("-", 2)
     dist_info = f"{name}-{version}.dist-info"
     names = set(zfp.namelist())
     for license_file in meta.license_files or ():
         member = f"{dist_info}/licenses/{license_file}"
         if member not in names:
-            raise bad(
-                f"License-File {license_file} does not exist in "
-                f"distribution file {filename} at {member}"
-            )
+            raise bad(dist_files.license_file_missing(license_file, filename, member))
     if not _record_readable(zfp, f"{dist_info}/RECORD"):
-        raise bad(
-            f"Wheel '{filename}' does not contain the required RECORD file: {dist_info}/RECORD"
-        )
-    if _entry_points_error(zfp, f"{dist_info}/entry_points.txt") is not None:
-        raise bad(
-            f"Wheel '{filename}' has invalid entry points defined in the entry_points.txt file"
-        )
+        raise bad(dist_files.no_record(filename, f"{dist_info}/RECORD"))
+    if _entry_points_refusal(zfp, f"{dist_info}/entry_points.txt") is not None:
+        raise bad(entry_points.invalid(filename))
     if f"{dist_info}/METADATA" not in names:
-        raise bad(
-            f"Wheel '{filename}' does not contain the required METADATA file: {dist_info}/METADATA"
-        )
+        raise bad(dist_files.no_metadata(filename, f"{dist_info}/METADATA"))
     return zfp.read(f"{dist_info}/METADATA")
 
 
@@ -298,24 +180,10 @@ def _record_readable(zfp: zipfile.ZipFile, member: str) -> bool:
     return True
 
 
-def _entry_points_error(zfp: zipfile.ZipFile, member: str) -> Optional[str]:
-    """warehouse/utils/wheel.py `_validate_entrypoints`: why they are refused, or None."""
+def _entry_points_refusal(zfp: zipfile.ZipFile, member: str) -> Optional[str]:
+    """warehouse/utils/wheel.py `validate_entrypoints`: a wheel without one passes."""
     try:
-        text = zfp.read(member).decode()
+        data = zfp.read(member)
     except KeyError:
         return None
-    except UnicodeError:
-        return "entry_points.txt is not decodable as UTF-8"
-    parser = configparser.ConfigParser(delimiters=("=",))
-    parser.optionxform = str  # type: ignore[assignment,method-assign]  # names keep their case
-    try:
-        parser.read_string(text)
-    except configparser.Error as error:
-        return f"entry_points.txt is not a valid INI file: {error!r}"
-    for section_name in ("console_scripts", "gui_scripts"):
-        if section_name not in parser:
-            continue
-        for entry_point in parser[section_name]:
-            if _ENTRY_POINT_NAME.fullmatch(entry_point) is None:
-                return f"Invalid entry point name {entry_point!r} in {section_name!r}"
-    return None
+    return entry_points.refusal(data)

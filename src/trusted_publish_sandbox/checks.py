@@ -16,7 +16,9 @@ from packaging.metadata import Metadata
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from . import archive, dists
+from trusted_publish.dists.pypi_rules import INVALID_DISTRIBUTION, dist_files
+
+from . import archive
 from .attestations import AttestationRefusal, check_attestations
 from .auth import Authenticated, IssuedToken
 from .body import ContentPart, UploadBody
@@ -112,14 +114,14 @@ def check_file_part(
     content: ContentPart, form: UploadForm, filetype: str, name: str, *, max_file_size: int
 ) -> None:
     """File name, content type and the file size limit (nothing stored is read)."""
-    reason = dists.validate_filename(content.filename, filetype)
+    reason = dist_files.filename_refusal(content.filename, filetype)
     if reason is not None:
         raise bad(reason)
     # A part without Content-Type counts as text/plain (cgi.FieldStorage's default,
     # which PyPI's form parsing uses): uv sends none and PyPI accepts it.
     content_type = "text/plain" if content.content_type is None else content.content_type
     if not content_type or content_type.startswith("image/"):
-        raise bad("Invalid distribution file.")
+        raise bad(INVALID_DISTRIBUTION)
     if content.size > max_file_size or not content.complete:
         raise bad(
             "File too large. "
@@ -182,7 +184,7 @@ def check_release_rules(
     if time.time() - release.created > RELEASE_UPLOAD_WINDOW:
         raise bad("Uploading new files to releases older than 14 days is not allowed.")
     if filetype == "sdist" and any(f.packagetype == "sdist" for f in release.files):
-        raise bad("Only one sdist may be uploaded per release.")
+        raise bad(dist_files.ONE_SDIST)
 
 
 def check_token(token: IssuedToken, project: Project) -> None:

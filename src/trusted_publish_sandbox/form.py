@@ -2,7 +2,7 @@
 
 ``form_error`` is warehouse's ``UploadForm`` validation (``warehouse/forklift/forms.py``);
 ``parse_form_metadata`` is its core-metadata parsing (``warehouse/forklift/metadata.py``),
-with PyPI's own rules (``metadata_rules.py``) and the same texts.
+with PyPI's own rules (``trusted_publish.dists.pypi_rules.metadata_fields``) and their texts.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any, Optional, cast
 
 from packaging.metadata import ExceptionGroup, InvalidMetadata, Metadata, RawMetadata
 
-from . import dists
-from .metadata_rules import metadata_errors
+from trusted_publish.dists.pypi_rules import dist_files, form_data, metadata_fields
+
 from .refusal import CORE_METADATA_URL, bad
 
 __all__ = ["LOCAL_VERSION_URL", "UploadForm", "form_error", "parse_form_metadata"]
@@ -70,13 +70,8 @@ class UploadForm:
     """The form fields as a multi-dict, cleaned the way warehouse cleans them."""
 
     def __init__(self, pairs: Sequence[tuple[str, str]]) -> None:
-        cleaned: list[tuple[str, str]] = []
-        for key, value in pairs:
-            # distutils sent "UNKNOWN" for missing required values; PyPI drops them.
-            if value.strip() == "UNKNOWN":
-                continue
-            cleaned.append((key, value.replace("\x00", "\\x00")))
-        self.pairs = cleaned
+        # warehouse/forklift/decorators.py `sanitize`: UNKNOWN fields dropped, NULs escaped.
+        self.pairs = form_data.sanitize(pairs)
 
     def get(self, key: str) -> Optional[str]:
         for name, value in self.pairs:
@@ -105,7 +100,7 @@ def _field_errors(form: UploadForm) -> dict[str, str]:
     filetype = form.get("filetype")
     if not filetype:
         errors["filetype"] = "This field is required."
-    elif filetype not in dists.FILETYPE_EXTENSIONS:
+    elif filetype not in dist_files.FILETYPE_EXTENSIONS:
         errors["filetype"] = "Use a known file type."
     for key, label in (("sha256_digest", "SHA256"), ("blake2_256_digest", "BLAKE2")):
         value = form.get(key)
@@ -142,23 +137,33 @@ def form_error(form: UploadForm) -> Optional[str]:
 
 
 def _raw_metadata(form: UploadForm) -> tuple[RawMetadata, list[InvalidMetadata]]:
+    """warehouse/forklift/metadata.py `parse_form_metadata`: the form as RawMetadata, and
+    the fields it cannot read (a single field sent twice, a Project-URL label sent twice)."""
     raw: dict[str, Any] = {}
-    problems: list[InvalidMetadata] = []
-    for key, value in form.pairs:
-        if key in _SINGLE_FIELDS:
-            raw.setdefault(_SINGLE_FIELDS[key], value)
+    unparsed: list[str] = []
+    for key in dict.fromkeys(name for name, _ in form.pairs):
+        values = form.getall(key)
+        if values == [""]:
+            continue  # an empty value is taken as not sent
+        if key in _SINGLE_FIELDS and len(values) == 1:
+            raw[_SINGLE_FIELDS[key]] = values[0]
         elif key in _MULTI_FIELDS:
-            raw.setdefault(_MULTI_FIELDS[key], []).append(value)
-        elif key == "keywords":
-            raw.setdefault("keywords", []).extend(
-                word.strip() for word in value.split(",") if word.strip()
-            )
+            raw.setdefault(_MULTI_FIELDS[key], []).extend(values)
+        elif key == "keywords" and len(values) == 1:
+            raw["keywords"] = [word.strip() for word in values[0].split(",") if word.strip()]
         elif key == "project_urls":
-            label, _, url = (part.strip() for part in value.partition(","))
-            urls = raw.setdefault("project_urls", {})
-            if label in urls:
-                problems.append(InvalidMetadata("project-url", "'project-url' has invalid data"))
-            urls[label] = url
+            urls: dict[str, str] = {}
+            for value in values:
+                label, _, url = (part.strip() for part in value.partition(","))
+                if label in urls:
+                    unparsed.append(key)
+                    break
+                urls[label] = url
+            else:
+                raw["project_urls"] = urls
+        elif key in _SINGLE_FIELDS or key == "keywords":
+            unparsed.append(key)
+    problems = [InvalidMetadata(key, f"{key!r} has invalid data") for key in unparsed]
     return cast(RawMetadata, raw), problems
 
 
@@ -172,7 +177,7 @@ def parse_form_metadata(form: UploadForm) -> Metadata:
     except ExceptionGroup as group:
         errors.extend(exc for exc in group.exceptions if isinstance(exc, InvalidMetadata))
     if meta is not None and not errors:
-        errors.extend(metadata_errors(meta))
+        errors.extend(_warehouse_errors(meta))
     if errors or meta is None:
         by_field: dict[str, list[InvalidMetadata]] = {}
         for error in errors:
@@ -192,3 +197,27 @@ def parse_form_metadata(form: UploadForm) -> Metadata:
             see = LOCAL_VERSION_URL
         raise bad(f"{message} See {see} for more information.")
     return meta
+
+
+def _warehouse_errors(meta: Metadata) -> list[InvalidMetadata]:
+    """warehouse/forklift/metadata.py `_validate_metadata`, on what packaging accepted."""
+    return [
+        InvalidMetadata(refused.field, refused.text)
+        for refused in metadata_fields.validate(
+            metadata_version=meta.metadata_version,
+            version=meta.version,
+            summary=meta.summary,
+            classifiers=meta.classifiers or [],
+            author_email=meta.author_email,
+            maintainer_email=meta.maintainer_email,
+            home_page=meta.home_page,
+            download_url=meta.download_url,
+            project_urls=meta.project_urls,
+            provides_dist=meta.provides_dist or [],
+            obsoletes_dist=meta.obsoletes_dist or [],
+            requires_dist=[str(r) for r in meta.requires_dist or []],
+            dynamic=meta.dynamic or [],
+            license=meta.license,
+            license_expression=meta.license_expression,
+        )
+    ]

@@ -20,6 +20,8 @@ from typing import Any, Optional
 from packaging.metadata import Metadata
 from packaging.utils import canonicalize_name, canonicalize_version
 
+from trusted_publish.dists.pypi_rules import description
+
 from . import pages
 from .auth import Authenticated, IssuedToken, authenticate
 from .body import ContentPart, Readable, UploadBody, read_upload_body
@@ -38,7 +40,6 @@ from .checks import (
     resolve_project,
 )
 from .form import UploadForm, form_error, parse_form_metadata
-from .metadata_rules import readme_refusal
 from .multipart import MultipartError, boundary_from_content_type
 from .refusal import Refusal, bad
 from .storage import Storage, StoredFile, listed
@@ -333,7 +334,7 @@ class Warehouse:
             raise bad("Upload payload does not have a file.")
         filetype = form.get("filetype") or ""
         prepared = _Prepared(uploader, form, body, meta, content, filetype)
-        readme = readme_refusal(meta.description, meta.description_content_type)
+        readme = description.refusal(meta.description, meta.description_content_type)
         prepared.readme = None if readme is None else bad(readme)
         prepared.file_part = _refusal_of(
             check_file_part, content, form, filetype, meta.name, max_file_size=self.max_file_size

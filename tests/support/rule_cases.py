@@ -106,6 +106,16 @@ CASES: dict[str, Case] = {
             "valid email address: An email address cannot have two periods in a row.",
         ),
     ),
+    # Any version warehouse does not list (SUPPORTED_METADATA_VERSIONS), newer than packaging
+    # knows or not: refused by packaging's or warehouse's check, in the same words.
+    "metadata-version-3.0": Case(
+        lambda f: make_wheel(f, "tp_mv3", metadata=_meta("tp-mv3", metadata_version="3.0")),
+        (
+            "metadata field Metadata-Version: PyPI accepts 1.0 to 2.5, not '3.0' (\"'3.0' is "
+            f'not a valid metadata version. {SPEC}")',
+            "set `verify-metadata: false`",
+        ),
+    ),
     "home-page-not-http": Case(
         lambda f: make_wheel(
             f, "tp_home", metadata=_meta("tp-home", "Home-page: ftp://example.org/x\n")
@@ -247,6 +257,19 @@ CASES: dict[str, Case] = {
         ),
     ),
     # -- warehouse/utils/wheel.py `validate_entrypoints` --
+    # warehouse/forklift/legacy.py `file_upload`: readme_renderer's Markdown (comrak) renders
+    # link reference definitions alone to nothing.
+    "markdown-renders-to-nothing": Case(
+        lambda f: make_wheel(
+            f, "tp_mdnil", metadata=_meta("tp-mdnil", body="[docs]: https://example.org/docs\n")
+        ),
+        (
+            "the description (README) holds only link reference definitions: as Markdown it "
+            'renders to nothing, and PyPI refuses the upload ("The description failed to '
+            "render for 'text/markdown'. See https://pypi.org/help/#description-content-type "
+            'for more information.")'
+        ),
+    ),
     "entry-points-not-ini": Case(
         lambda f: make_wheel(
             f,

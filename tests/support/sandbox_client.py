@@ -6,12 +6,17 @@ import hashlib
 import io
 import os
 import secrets
+import tarfile
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
 import requests
+from packaging.metadata import parse_email
 
+from trusted_publish.dists.discover import Distribution
+from trusted_publish.index.upload import form_fields
 from trusted_publish_sandbox import Sandbox
 
 
@@ -65,6 +70,33 @@ def upload_fields(
     keys = {k for k, _ in fields}
     result += [(k, v) for k, v in overrides.items() if k not in keys and v is not None]
     return result
+
+
+def client_form(path: Path) -> list[tuple[str, str]]:
+    """The form the client sends for ``path``, built without any of its checks."""
+    data = path.read_bytes()
+    if path.name.endswith(".whl"):
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            name = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+            metadata = zf.read(name)
+        filetype, pyversion = "bdist_wheel", path.name.split("-")[-3]
+    else:
+        with tarfile.open(path, "r:gz") as tf:
+            handle = tf.extractfile(f"{path.name[: -len('.tar.gz')]}/PKG-INFO")
+            assert handle is not None
+            metadata = handle.read()
+        filetype, pyversion = "sdist", "source"
+    raw, _unparsed = parse_email(metadata)
+    dist = Distribution(
+        path=path,
+        filetype=filetype,  # type: ignore[arg-type]
+        pyversion=pyversion,
+        metadata=raw,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        blake2_256=hashlib.blake2b(data, digest_size=32).hexdigest(),
+    )
+    return form_fields(dist)
 
 
 def encode_multipart(

@@ -32,7 +32,7 @@ from typing import BinaryIO
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from trusted_publish.dists.digests import Digests
-from trusted_publish.dists.pypi_rules import dist_files, entry_points, zip_framing
+from trusted_publish.dists.pypi_rules import dist_files, entry_points, wheel_file, zip_framing
 
 ONE_MIB = 1024 * 1024
 
@@ -44,15 +44,13 @@ MAX_METADATA_BYTES = 16 * ONE_MIB
 #: PyPI refuses a zip that inflates past this ratio once it is over the size below
 #: (warehouse/forklift/legacy.py `_is_valid_dist_file`). It has no such rule for an sdist's
 #: tar: one past the same bound is only warned about.
-BOMB_RATIO = 50
-BOMB_MIN_SIZE = 64 * ONE_MIB
+BOMB_RATIO = dist_files.COMPRESSION_RATIO_THRESHOLD
+BOMB_MIN_SIZE = dist_files.COMPRESSION_RATIO_MIN_SIZE
 #: Where we stop inflating an sdist, whatever its size: time stays bounded. Past it, what was
 #: not read is not judged (the index decides), and a warning says so.
 MAX_INFLATED = 2 * 1024 * ONE_MIB
 
 _CHUNK = 1024 * 1024
-#: Zip compression methods PyPI accepts; pip can read a few more, PyPI refuses them.
-_PYPI_ZIP_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
 _DRIVE = re.compile(r"^[A-Za-z]:")
 #: How many offending member names one problem line shows before "and N more".
 _SHOWN = 3
@@ -143,20 +141,19 @@ def _zip_layout_problems(path: Path, infos: list[zipfile.ZipInfo]) -> list[str]:
     twice = [name for name, n in Counter(i.filename for i in infos).items() if n > 1]
     if twice:
         problems.append(f"members stored more than once: {_listing(twice)}")
-    methods = sorted({i.compress_type for i in infos} - _PYPI_ZIP_METHODS)
+    # pip can read a few more methods than PyPI takes.
+    methods = sorted({i.compress_type for i in infos} - dist_files.ZIP_METHODS)
     if methods:
         problems.append(
             f"members compressed with zip method {', '.join(map(str, methods))}: PyPI accepts "
-            'only stored and deflated members ("File does not use a supported compression '
-            'type")'
+            f'only stored and deflated members ("{dist_files.UNSUPPORTED_COMPRESSION}")'
         )
     inflated = sum(i.file_size for i in infos)
     compressed = max(path.stat().st_size, 1)
     if inflated > BOMB_MIN_SIZE and inflated / compressed > BOMB_RATIO:
         problems.append(
             f"inflates to {_mib(inflated)} from {_mib(compressed)}, more than {BOMB_RATIO} "
-            'times its size: PyPI refuses it as a decompression bomb ("File exceeds '
-            f'compression ratio of {BOMB_RATIO}")'
+            f'times its size: PyPI refuses it as a decompression bomb ("{dist_files.BOMB}")'
         )
     return problems
 
@@ -189,6 +186,7 @@ def _read_dist_info(filename: str, zf: zipfile.ZipFile, found: Contents) -> None
         wheel = _read_zip_member(zf, root + "WHEEL", found.problems)
         if wheel is not None:
             found.problems.extend(_wheel_file_problems(root + "WHEEL", wheel))
+            found.warnings.extend(_wheel_tag_warnings(filename, root + "WHEEL", wheel))
     if root + "METADATA" in found.members:
         found.metadata = _read_zip_member(zf, root + "METADATA", found.problems)
         found.metadata_path = root + "METADATA"
@@ -231,6 +229,14 @@ def _read_zip_member(zf: zipfile.ZipFile, name: str, problems: list[str]) -> byt
         problems.append(f"{name} inflates past 16 MiB; refusing to read it")
         return None
     return data
+
+
+def _wheel_tag_warnings(filename: str, member: str, data: bytes) -> list[str]:
+    try:
+        tags = parse_wheel_filename(filename)[3]
+    except InvalidWheelFilename:
+        return []  # the file name is refused by the file-name rules
+    return wheel_file.warnings(member, data, (str(tag) for tag in tags))
 
 
 def _wheel_file_problems(name: str, data: bytes) -> list[str]:

@@ -26,7 +26,7 @@ from trusted_publish.dists import preflight
 from trusted_publish.dists.archives import read_sdist, read_wheel, unreadable
 from trusted_publish.dists.digests import file_digests
 from trusted_publish.dists.preflight import FileType, Release, Rules
-from trusted_publish.dists.pypi_rules import dist_files
+from trusted_publish.dists.pypi_rules import dist_files, form_data
 from trusted_publish.dists.readme import ReadmeCheck
 from trusted_publish.errors import DistributionError
 
@@ -304,8 +304,9 @@ def check_file(path: Path, *, rules: Rules, readme: ReadmeCheck | None = None) -
     result.warnings.extend(contents.warnings)
     raw: RawMetadata | None = None
     if contents.metadata is not None:
-        raw, unreadable = preflight.parse_metadata(contents.metadata)
+        raw, unreadable, doubtful = preflight.parse_metadata(contents.metadata)
         result.problems.extend(unreadable)
+        result.warnings.extend(doubtful)
         result.problems.extend(preflight.filename_problems(path.name, filetype, raw))
     if filetype == "bdist_wheel":
         result.problems.extend(preflight.wheel_tag_problems(path.name, rules))
@@ -318,9 +319,11 @@ def check_file(path: Path, *, rules: Rules, readme: ReadmeCheck | None = None) -
             preflight.license_file_problems(raw, path.name, filetype, contents, rules)
         )
     if rules.verify_metadata and rules.pypi and readme is not None:
+        # PyPI renders what is left once it dropped UNKNOWN and empty fields.
+        sent = form_data.as_sent(raw)
         problems, warnings = readme.check(
-            raw.get("description"),
-            raw.get("description_content_type"),
+            sent.get("description"),
+            sent.get("description_content_type"),
             can_declare=not raw.get("metadata_version", "").startswith("1."),
         )
         result.problems.extend(problems)

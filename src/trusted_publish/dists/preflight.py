@@ -23,22 +23,26 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 import packaging
 from packaging.metadata import _VALID_METADATA_VERSIONS as PACKAGING_METADATA_VERSIONS
 from packaging.metadata import ExceptionGroup, InvalidMetadata, Metadata, RawMetadata, parse_email
 from packaging.utils import (
-    InvalidSdistFilename,
     InvalidWheelFilename,
     canonicalize_name,
     canonicalize_version,
-    parse_sdist_filename,
     parse_wheel_filename,
 )
 from packaging.version import InvalidVersion, Version
 
-from trusted_publish.dists.pypi_rules import ESCAPE, WAREHOUSE_AS_OF, metadata_fields, platform_tags
+from trusted_publish.dists.pypi_rules import (
+    dist_files,
+    file_names,
+    form_data,
+    metadata_fields,
+    platform_tags,
+)
 
 if TYPE_CHECKING:
     from trusted_publish.dists.archives import Contents
@@ -47,11 +51,8 @@ if TYPE_CHECKING:
 FileType = Literal["bdist_wheel", "sdist"]
 
 
-#: What warehouse accepts (forklift/metadata.py); `packaging` knows newer ones.
-PYPI_METADATA_VERSIONS = ("1.0", "1.1", "1.2", "2.1", "2.2", "2.3", "2.4", "2.5")
 PYPI_MAX_FILE_SIZE = 100 * 1024 * 1024
 PYPI_FILE_SIZE_HELP = "https://pypi.org/help/#file-size-limit"
-PYPI_MAX_SUMMARY = 512
 _REQUIRED = ("metadata-version", "name", "version")
 
 #: Core-metadata field names as the specification spells them (packaging uses lower case).
@@ -91,8 +92,9 @@ class Rules:
 # --- metadata --------------------------------------------------------------------------------
 
 
-def parse_metadata(blob: bytes) -> tuple[RawMetadata, list[str]]:
-    """Core metadata from METADATA/PKG-INFO bytes, and what stops it from being uploaded.
+def parse_metadata(blob: bytes) -> tuple[RawMetadata, list[str], list[str]]:
+    """Core metadata from METADATA/PKG-INFO bytes, what stops it from being uploaded, and
+    what is worth a warning.
 
     These problems are reported whatever `verify-metadata` says: the upload form is built
     from these fields, so a field we can't read would silently go missing on PyPI.
@@ -104,6 +106,21 @@ def parse_metadata(blob: bytes) -> tuple[RawMetadata, list[str]]:
         # allow; PyPI and twine drop the field rather than refuse the file, and so do we.
         raw.pop("license_files", None)
         unparsed.pop("license-file", None)
+    warnings = []
+    labels = [url.split(",", 1)[0].strip() for url in unparsed.get("project-url", [])]
+    if len(set(labels)) < len(labels):
+        # packaging cannot read Project-URL with a label twice, so it is not sent: PyPI takes
+        # the file without its links (warehouse/forklift/metadata.py `parse_form_metadata`
+        # would refuse only labels sent twice). twine refuses such a file.
+        unparsed.pop("project-url")
+        twice = sorted({label for label in labels if labels.count(label) > 1})
+        warnings.append(
+            f"metadata field Project-URL uses the label {', '.join(map(repr, twice))} more "
+            "than once: PyPI takes the file, but without any of its Project-URL links (a "
+            "field packaging cannot read is not sent), and twine and packaging's metadata "
+            "validation refuse it (\"unrecognized or malformed field 'project-url'\"). Give "
+            "each link its own label in [project.urls]"
+        )
     problems = [
         f"metadata field {field_name(key)} is unrecognized or malformed (twine refuses it "
         "too): check the build backend's configuration for it"
@@ -112,7 +129,7 @@ def parse_metadata(blob: bytes) -> tuple[RawMetadata, list[str]]:
     for required in _REQUIRED:
         if not raw.get(required.replace("-", "_")):
             problems.append(f"the metadata has no {field_name(required)} field")
-    return raw, problems
+    return raw, problems, warnings
 
 
 def newer_metadata_version(raw: RawMetadata) -> str | None:
@@ -124,34 +141,37 @@ def newer_metadata_version(raw: RawMetadata) -> str | None:
 
 
 def metadata_warnings(raw: RawMetadata, rules: Rules) -> list[str]:
-    """A Metadata-Version newer than we know: not checked here, the index decides."""
+    """A Metadata-Version newer than we know: not checked here, the index decides.
+
+    Not for PyPI: it refuses every version it does not list (metadata_problems).
+    """
     newer = newer_metadata_version(raw)
-    if not rules.verify_metadata or newer is None:
+    if not rules.verify_metadata or rules.pypi or newer is None:
         return []
-    pypi = (
-        f"; PyPI's list as of {WAREHOUSE_AS_OF} ends at {PYPI_METADATA_VERSIONS[-1]}, so it "
-        "may refuse the file"
-        if rules.pypi
-        else ""
-    )
     return [
         f"Metadata-Version {newer} is newer than the metadata versions packaging "
         f"{packaging.__version__} knows (up to {PACKAGING_METADATA_VERSIONS[-1]}), so its "
-        f"fields were checked only as far as packaging can; the index decides{pypi}. Upgrade "
+        "fields were checked only as far as packaging can; the index decides. Upgrade "
         "trusted-publish (and packaging) to check it fully"
     ]
 
 
 def metadata_problems(raw: RawMetadata, rules: Rules) -> list[str]:
-    """Every field `packaging` finds invalid, then PyPI's own metadata rules."""
+    """Every field `packaging` finds invalid, then PyPI's own metadata rules.
+
+    Both judge the metadata as PyPI reads it from the upload form: a field whose value is
+    UNKNOWN or empty is dropped first (`pypi_rules.form_data.as_sent`), so it is no problem.
+    """
     if not rules.verify_metadata:
         return []
     problems: list[str] = []
     # A missing required field is reported by parse_metadata already; a Metadata-Version
-    # newer than packaging knows is a warning (metadata_warnings).
+    # newer than packaging knows is judged by PyPI's list (below) or left to the index
+    # (metadata_warnings), not by packaging.
     missing = {name for name in _REQUIRED if not raw.get(name.replace("-", "_"))}
     if newer_metadata_version(raw) is not None:
         missing.add("metadata-version")
+    raw = cast(RawMetadata, form_data.as_sent(raw))
     try:
         Metadata.from_raw(raw, validate=True)
     except ExceptionGroup as group:
@@ -166,55 +186,58 @@ def metadata_problems(raw: RawMetadata, rules: Rules) -> list[str]:
         )
     if not rules.pypi:
         return problems
-    metadata_version = raw.get("metadata_version", "")
     invalid_fields = {p.split(":", 1)[0] for p in problems}
-    if (
-        metadata_version not in PYPI_METADATA_VERSIONS
-        and "metadata field Metadata-Version" not in invalid_fields
-        and "metadata-version" not in missing
-    ):
-        problems.append(
-            f"metadata field Metadata-Version: PyPI accepts 1.0 to 2.5, not {metadata_version!r} "
-            f'("{metadata_version!r} is not a valid metadata version"); use a build backend '
-            "release that writes a version PyPI knows (PyPI's list as of "
-            f"{WAREHOUSE_AS_OF}; {ESCAPE})"
-        )
-    version = _version_or_none(raw.get("version", ""))
-    if version is not None and version.local:
-        problems.append(
-            f'version {version} is a local version, which PyPI refuses ("The use of local '
-            f"versions in '{version}' is not allowed.\"): build from a tagged commit, or drop "
-            f"the '+{version.local}' part (setuptools-scm: local_scheme = \"no-local-version\")"
-        )
-    summary = raw.get("summary", "")
-    if len(summary) > PYPI_MAX_SUMMARY:
-        problems.append(
-            f"metadata field Summary is {len(summary)} characters long; PyPI takes at most "
-            f"{PYPI_MAX_SUMMARY} (\"'summary' field must be 512 characters or less.\")"
-        )
-    problems.extend(_warehouse_field_problems(raw, invalid_fields))
-    return problems
-
-
-def _warehouse_field_problems(raw: RawMetadata, invalid_fields: set[str]) -> list[str]:
-    """warehouse/forklift/metadata.py `_validate_metadata`, on fields packaging found valid."""
 
     def valid(name: str) -> bool:
         return f"metadata field {name}" not in invalid_fields
 
-    urls = raw.get("project_urls") if valid("Project-URL") else None
-    return metadata_fields.problems(
+    metadata_version = raw.get("metadata_version", "")
+    refusals = metadata_fields.validate(
+        # PyPI's list decides, whatever packaging knows.
+        metadata_version=metadata_version
+        if metadata_version and valid("Metadata-Version")
+        else None,
+        version=_version_or_none(raw.get("version", "")),
+        summary=raw.get("summary"),
         classifiers=raw.get("classifiers", []),
         author_email=raw.get("author_email"),
         maintainer_email=raw.get("maintainer_email"),
         home_page=raw.get("home_page"),
         download_url=raw.get("download_url"),
-        project_urls=urls,
+        project_urls=raw.get("project_urls") if valid("Project-URL") else None,
         provides_dist=raw.get("provides_dist", []),
         obsoletes_dist=raw.get("obsoletes_dist", []),
         requires_dist=raw.get("requires_dist", []) if valid("Requires-Dist") else [],
+        dynamic=raw.get("dynamic", []) if valid("Dynamic") else [],
         license=raw.get("license"),
         license_expression=raw.get("license_expression") if valid("License-Expression") else None,
+    )
+    problems.extend(_said(refused, metadata_version, raw) for refused in refusals)
+    return problems
+
+
+def _said(refused: metadata_fields.Refused, metadata_version: str, raw: RawMetadata) -> str:
+    """One of warehouse's metadata errors, quoted, with what to do."""
+    if refused.field == "metadata-version":
+        return (
+            f"metadata field Metadata-Version: PyPI accepts 1.0 to "
+            f"{metadata_fields.METADATA_VERSIONS[-1]}, not {metadata_version!r} "
+            f'("{metadata_fields.quoted(refused)}"); {refused.fix}'
+        )
+    if refused.field == "version":
+        version = raw.get("version", "")
+        return (
+            f'version {version} is a local version, which PyPI refuses ("{refused.text}"): '
+            f"{refused.fix}"
+        )
+    if refused.field == "summary":
+        return (
+            f"metadata field Summary is {len(raw.get('summary', ''))} characters long; PyPI "
+            f'takes at most {metadata_fields.MAX_SUMMARY} ("{refused.text}")'
+        )
+    return (
+        f"metadata field {field_name(refused.field)}: PyPI refuses it "
+        f'("{metadata_fields.quoted(refused)}"); {refused.fix}'
     )
 
 
@@ -229,10 +252,10 @@ def license_file_problems(
         where = "licenses/" if filetype == "bdist_wheel" else ""
         target = f"{contents.root}{where}{license_file}"
         if target not in contents.members:
+            missing = dist_files.license_file_missing(license_file, filename, target)
             problems.append(
-                f'PyPI would refuse it: "License-File {license_file} does not exist in '
-                f'distribution file {filename} at {target}"; the build left the license '
-                "file out: check the backend's license-files setting"
+                f'PyPI would refuse it: "{missing}"; the build left the license file out: check '
+                "the backend's license-files setting"
             )
     return problems
 
@@ -259,85 +282,67 @@ def filename_problems(filename: str, filetype: FileType, raw: RawMetadata) -> li
 def _wheel_name_problems(
     filename: str, meta_name: str, normalized: str, version: Version | None
 ) -> list[str]:
-    parts = filename[: -len(".whl")].split("-")
-    tags = "-".join(parts[-3:]) if len(parts) >= 5 else "py3-none-any"
-    try:
-        file_name, file_version, _build, _tags = parse_wheel_filename(filename)
-    except InvalidWheelFilename as exc:
+    refusals = file_names.wheel_refusals(filename, meta_name, version)
+    if refusals and refusals[0].kind == "unparsable":
+        parts = filename[: -len(".whl")].split("-")
+        tags = "-".join(parts[-3:]) if len(parts) >= 5 else "py3-none-any"
         expected = f"{normalized}-{version or parts[1]}-{tags}.whl"
         return [
-            f'PyPI refuses this name: "{exc}"; a wheel is named {{name}}-{{version}}-{{python}}'
-            f"-{{abi}}-{{platform}}.whl, here {expected!r}: rebuild it"
+            f'PyPI refuses this name: "{refusals[0].text}"; a wheel is named {{name}}-{{version}}'
+            f"-{{python}}-{{abi}}-{{platform}}.whl, here {expected!r}: rebuild it"
         ]
     # Keep the file's own version text when it is the same version, and any build tag.
     name_part, version_part, rest = filename.split("-", 2)
-    shown_version = version_part if version is None or file_version == version else str(version)
-    expected = f"{normalized}-{shown_version}-{rest}"
+    same = version is None or all(r.kind != "version" for r in refusals)
+    expected = f"{normalized}-{version_part if same else version}-{rest}"
     problems = []
-    if file_name != canonicalize_name(meta_name):
-        problems.append(
-            f"the file name is for project {name_part!r}, but its metadata says Name: "
-            f'{meta_name} (PyPI: "Start filename for {meta_name!r} with {normalized!r}."); '
-            f"the wheel should be {expected!r}: rebuild it"
-        )
-    elif name_part != normalized:
-        problems.append(
-            f'PyPI refuses this name: "Filename {filename!r} should contain the normalized '
-            f'project name {normalized!r}, not {name_part!r}." It should be {expected!r}: '
-            "rebuild it with a current build backend (renaming is not enough: the .dist-info "
-            "folder inside is named like the file)"
-        )
-    if version is not None and file_version != version:
-        problems.append(
-            f"the file name has version {version_part!r}, but its metadata says Version: "
-            f"{version} (PyPI: \"Version in filename should be '{version}' not "
-            f"'{file_version}'.\"); the wheel should be {expected!r}: rebuild it"
-        )
+    for refusal in refusals:
+        if refusal.kind == "project":
+            problems.append(
+                f"the file name is for project {name_part!r}, but its metadata says Name: "
+                f'{meta_name} (PyPI: "{refusal.text}"); the wheel should be {expected!r}: '
+                "rebuild it"
+            )
+        elif refusal.kind == "normalization":
+            problems.append(
+                f'PyPI refuses this name: "{refusal.text}" It should be {expected!r}: rebuild '
+                "it with a current build backend (renaming is not enough: the .dist-info "
+                "folder inside is named like the file)"
+            )
+        else:
+            problems.append(
+                f"the file name has version {version_part!r}, but its metadata says Version: "
+                f'{version} (PyPI: "{refusal.text}"); the wheel should be {expected!r}: '
+                "rebuild it"
+            )
     return problems
 
 
 def _sdist_name_problems(
     filename: str, meta_name: str, normalized: str, version: Version | None
 ) -> list[str]:
-    expected = f"{normalized}-{version}.tar.gz" if version is not None else None
-    if filename == expected:
+    refusal = file_names.sdist_refusal(filename, meta_name, version)
+    if refusal is None:
         return []
+    expected = f"{normalized}-{version}.tar.gz" if version is not None else None
     should = f"; it should be {expected!r}" if expected else ""
-    try:
-        file_name, file_version = parse_sdist_filename(filename)
-    except InvalidSdistFilename:
+    if refusal.kind == "unparsable":
+        return [f'PyPI refuses this name: "{refusal.text}"{should}: rebuild it']
+    if refusal.kind == "project":
         return [
-            f'PyPI refuses this name: "Invalid source distribution filename: {filename}"'
-            f"{should}: rebuild it"
+            f"the file name is for project {canonicalize_name(refusal.name)!r}, but its "
+            f'metadata says Name: {meta_name} (PyPI: "{refusal.text}"){should}: rebuild it'
         ]
-    stem = filename[: -len(".tar.gz")]
-    if file_name != canonicalize_name(meta_name) and version is not None:
-        # "foo-1.0-1.tar.gz" is foo 1.0.post1 written the old way: split once more, as PyPI
-        # does, before calling it another project's file.
-        head, _, tail = stem.rpartition("-")
-        candidate, _, middle = head.rpartition("-")
-        if canonicalize_name(candidate) == canonicalize_name(meta_name):
-            file_name, file_version = (
-                canonicalize_name(candidate),
-                _version_or_none(f"{middle}-{tail}") or Version("0"),
-            )
-    if file_name != canonicalize_name(meta_name):
+    if refusal.kind == "version":
         return [
-            f"the file name is for project {file_name!r}, but its metadata says Name: "
-            f'{meta_name} (PyPI: "Start filename for {meta_name!r} with {normalized!r}.")'
-            f"{should}: rebuild it"
-        ]
-    if version is not None and file_version != version:
-        return [
-            f"the file name has version {str(file_version)!r}, but its metadata says Version: "
-            f'{version} (PyPI: "Filename {filename!r} is invalid, should be {expected!r}."): '
-            "rebuild it"
+            f"the file name has version {str(refusal.version)!r}, but its metadata says "
+            f'Version: {version} (PyPI: "{refusal.text}"): rebuild it'
         ]
     return [
-        f'PyPI refuses this name: "Filename {filename!r} is invalid, should be {expected!r}." '
-        "(PEP 625: the normalized project name, with underscores, and the normalized "
-        "version). Rebuild it with a current build backend (for setuptools, 69.3 or newer); "
-        "renaming is not enough, the folder inside is named like the file"
+        f'PyPI refuses this name: "{refusal.text}" (PEP 625: the normalized project name, with '
+        "underscores, and the normalized version). Rebuild it with a current build backend "
+        "(for setuptools, 69.3 or newer); renaming is not enough, the folder inside is named "
+        "like the file"
     ]
 
 
@@ -389,8 +394,7 @@ def release_problems(files: Sequence[Release], rules: Rules) -> list[str]:
         first, *others = sorted(same_release, key=lambda f: f.filename)
         problems.extend(
             f"{other.filename}: a second sdist for {first.name} {first.version} (the first is "
-            f'{first.filename}); PyPI takes one ("Only one sdist may be uploaded per '
-            'release."): keep one of them'
+            f'{first.filename}); PyPI takes one ("{dist_files.ONE_SDIST}"): keep one of them'
             for other in others
         )
     return problems

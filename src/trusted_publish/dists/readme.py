@@ -4,8 +4,9 @@ PyPI (warehouse `utils/readme.py`) renders the description by its Description-Co
 reStructuredText when there is none, and refuses the upload when rendering gives nothing:
 
 - text/plain always renders (it is escaped and shown as is): nothing to check;
-- text/markdown is rendered with cmarkgfm, which accepts any text; it renders to nothing
-  only for a blank description, which is all we check (no cmarkgfm needed);
+- text/markdown is rendered with comrak, which accepts any text; it renders to nothing for
+  blank lines and link reference definitions only, which is what we check (no comrak
+  needed: `pypi_rules.description.markdown_renders_to_nothing`);
 - text/x-rst (or no content type) fails on any docutils warning. That needs docutils, so
   it is rendered with `readme_renderer`, the library PyPI uses.
 
@@ -23,6 +24,7 @@ import io
 import re
 from typing import TYPE_CHECKING, Callable, Optional
 
+from trusted_publish.dists.pypi_rules import description as rendering
 from trusted_publish.runtime import extras
 
 if TYPE_CHECKING:
@@ -30,7 +32,6 @@ if TYPE_CHECKING:
 
 RenderRst = Callable[..., Optional[str]]
 
-_HELP = "https://pypi.org/help/#description-content-type"
 _DOCUTILS_REPORT = re.compile(
     r"^<string>:(?P<line>\d*): \((?P<level>[A-Z]+)/\d\) (?P<message>.*)", re.MULTILINE
 )
@@ -71,12 +72,14 @@ class ReadmeCheck:
     def _check(self, description: str, declared_type: str | None) -> tuple[list[str], list[str]]:
         media_type = content_type(declared_type)
         if media_type == "text/markdown":
-            if description.strip():
+            if not rendering.markdown_renders_to_nothing(description):
                 return [], []
+            blank = not description.strip(" \t\r\n")
+            what = "is blank" if blank else "holds only link reference definitions"
             return [
-                "the description (README) is blank: PyPI renders it to nothing and refuses "
-                "the upload (\"The description failed to render for 'text/markdown'.\"); write "
-                "a README, or leave the description out"
+                f"the description (README) {what}: as Markdown it renders to nothing, and PyPI "
+                f'refuses the upload ("{rendering.answer(declared_type)}"); write a '
+                "README, or leave the description out"
             ], []
         if media_type != "text/x-rst":
             # text/plain always renders; an unknown type is a metadata problem of its own.
@@ -96,17 +99,17 @@ class ReadmeCheck:
             return [], warnings
         reports = _docutils_reports(stream.getvalue())
         if declared_type is None:
+            said = rendering.failed_to_render(None)
             return [
                 "the description (README) has no Description-Content-Type, so PyPI renders it "
-                'as reStructuredText, and it does not render ("The description failed to '
-                f'render in the default format of reStructuredText."): {reports}. If the '
+                f'as reStructuredText, and it does not render ("{said}"): {reports}. If the '
                 "README is Markdown, set Description-Content-Type: text/markdown (pyproject."
                 'toml: readme = "README.md"); if it is reStructuredText, fix it '
-                f"(see {_HELP})"
+                f"(see {rendering.HELP})"
             ], []
         return [
             "the description (README) does not render as reStructuredText, so PyPI would "
-            f"refuse the upload (\"The description failed to render for '{media_type}'.\"): "
+            f'refuse the upload ("{rendering.failed_to_render(declared_type)}"): '
             f"{reports}. Fix the README (`python -m readme_renderer README.rst` shows the same "
             "errors)"
         ], []

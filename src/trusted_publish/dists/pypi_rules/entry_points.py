@@ -30,10 +30,14 @@ def problems(filename: str, member: str, data: bytes) -> list[str]:
     # configparser's reasons span lines ("file: ..., line: 1"): one line in our list.
     reason = " ".join(reason.split())
     return [
-        f"{member}: {reason}, so PyPI refuses the wheel (\"Wheel '{filename}' has invalid "
-        'entry points defined in the entry_points.txt file"): fix [project.scripts] / '
-        "[project.entry-points] in pyproject.toml and rebuild"
+        f'{member}: {reason}, so PyPI refuses the wheel ("{invalid(filename)}"): fix '
+        "[project.scripts] / [project.entry-points] in pyproject.toml and rebuild"
     ]
+
+
+def invalid(filename: str) -> str:
+    """warehouse/forklift/legacy.py `file_upload`: its text when `refusal` gives a reason."""
+    return f"Wheel '{filename}' has invalid entry points defined in the entry_points.txt file"
 
 
 def refusal(data: bytes) -> str | None:

@@ -4,33 +4,60 @@
 names, versions, requirements, license expressions, dynamic fields); warehouse's
 `_validate_metadata` then refuses more: classifiers that are unknown or deprecated, email
 addresses, URLs, Project-URL labels, Provides-Dist and Obsoletes-Dist, direct references,
-License next to License-Expression. These are those rules, with warehouse's texts.
+License next to License-Expression, and metadata versions, local versions, long summaries and
+Dynamic entries it does not take. These are those rules (`validate`), with warehouse's texts
+and what to do about each.
 """
 
 from __future__ import annotations
 
 import email.utils
 import functools
-import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as installed_version
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.version import Version
 
-from trusted_publish.dists.pypi_rules import ESCAPE
+from trusted_publish.dists.pypi_rules import CORE_METADATA_HELP, ESCAPE, WAREHOUSE_AS_OF
 
+#: warehouse/forklift/metadata.py `SUPPORTED_METADATA_VERSIONS` (packaging knows newer ones).
+METADATA_VERSIONS = ("1.0", "1.1", "1.2", "2.1", "2.2", "2.3", "2.4", "2.5")
+#: warehouse/forklift/metadata.py `DYNAMIC_FIELDS`, lower-cased as it compares them.
+DYNAMIC_FIELDS = frozenset(
+    name.lower()
+    for name in (
+        "Platform", "Supported-Platform", "Summary", "Description",
+        "Description-Content-Type", "Keywords", "Home-Page", "Download-Url", "Author",
+        "Author-Email", "Maintainer", "Maintainer-Email", "License", "License-Expression",
+        "License-File", "Classifier", "Requires-Dist", "Requires-Python", "Requires-External",
+        "Project-Url", "Provides-Extra", "Provides-Dist", "Obsoletes-Dist", "Requires",
+        "Provides", "Obsoletes", "Import-Name", "Import-Namespace",
+    )
+)  # fmt: skip
+#: warehouse/forklift/metadata.py `_LENGTH_LIMITS`.
+MAX_SUMMARY = 512
 #: warehouse/forklift/metadata.py: the Project-URL label limit.
 MAX_LABEL = 32
-#: RFC 3986 appendix B: how any URI reference splits (never fails).
-_URI = re.compile(r"^(?:([^:/?#]+):)?(?://([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#(.*))?$")
-_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*$")
-_PORT = re.compile(r"^[0-9]{1,5}$")
-_SPEC = "See https://packaging.python.org/specifications/core-metadata for more information."
 
 
-def problems(
+@dataclass(frozen=True)
+class Refused:
+    """One of warehouse's metadata errors: the field (as warehouse names it, lower case),
+    its text, and what to do about it."""
+
+    field: str
+    text: str
+    fix: str = ""
+
+
+def validate(
     *,
+    metadata_version: str | None = None,
+    version: Version | None = None,
+    summary: str | None = None,
     classifiers: Sequence[str] = (),
     author_email: str | None = None,
     maintainer_email: str | None = None,
@@ -40,18 +67,44 @@ def problems(
     provides_dist: Sequence[str] = (),
     obsoletes_dist: Sequence[str] = (),
     requires_dist: Sequence[str] = (),
+    dynamic: Sequence[str] = (),
     license: str | None = None,
     license_expression: str | None = None,
-) -> list[str]:
-    """Every field PyPI would refuse, in warehouse's order; fields as `packaging` parses them."""
-    found: list[str] = []
-    found += email_problems("Author-email", author_email)
-    found += email_problems("Maintainer-email", maintainer_email)
+) -> list[Refused]:
+    """warehouse/forklift/metadata.py `_validate_metadata` (not a backfill), in its order.
+
+    The fields as `packaging` parses them; a field left out (None) is not judged.
+    """
+    found: list[Refused] = []
+    if metadata_version is not None and metadata_version not in METADATA_VERSIONS:
+        found.append(
+            Refused(
+                "metadata-version",
+                f"{metadata_version!r} is not a valid metadata version",
+                "use a build backend release that writes a version PyPI knows (PyPI's list "
+                f"as of {WAREHOUSE_AS_OF}; {ESCAPE})",
+            )
+        )
+    if version is not None and version.local:
+        found.append(
+            Refused(
+                "version",
+                f"The use of local versions in '{version}' is not allowed.",
+                f"build from a tagged commit, or drop the '+{version.local}' part "
+                '(setuptools-scm: local_scheme = "no-local-version")',
+            )
+        )
+    if summary is not None and len(summary) > MAX_SUMMARY:
+        found.append(
+            Refused("summary", f"'summary' field must be {MAX_SUMMARY} characters or less.")
+        )
+    found += email_problems("author-email", author_email)
+    found += email_problems("maintainer-email", maintainer_email)
     found += classifier_problems(classifiers)
-    for name, url in (("Home-page", home_page), ("Download-URL", download_url)):
+    for name, url in (("home-page", home_page), ("download-url", download_url)):
         if url is not None and not is_valid_url(url):
             found.append(
-                _refused(
+                Refused(
                     name,
                     f"{url!r} is not a valid url.",
                     "use an http:// or https:// URL (in pyproject.toml, list links under "
@@ -59,23 +112,32 @@ def problems(
                 )
             )
     found += project_url_problems(project_urls or {})
-    for name, values in (("Provides-Dist", provides_dist), ("Obsoletes-Dist", obsoletes_dist)):
+    for name, values in (("provides-dist", provides_dist), ("obsoletes-dist", obsoletes_dist)):
         found += _dist_field_problems(name, values)
     for text in requires_dist:
         requirement = _requirement_or_none(text)
         if requirement is not None and requirement.url is not None:
             found.append(
-                _refused(
-                    "Requires-Dist",
+                Refused(
+                    "requires-dist",
                     f"Can't have direct dependency: {requirement}",
                     "PyPI takes no dependency on a URL or a path: depend on a released "
                     f"version of {requirement.name} instead (e.g. {requirement.name}>=1.0)",
                 )
             )
+    found.extend(
+        Refused(
+            "dynamic",
+            f"Dynamic field {key!r} is not a valid dynamic field.",
+            "list only fields the build backend fills in under Dynamic",
+        )
+        for key in dynamic
+        if key.lower() not in DYNAMIC_FIELDS
+    )
     if license and license_expression:
         found.append(
-            _refused(
-                "License",
+            Refused(
+                "license",
                 "License is deprecated when License-Expression is present. Only "
                 "License-Expression should be present.",
                 "drop the License field: in pyproject.toml keep `license = "
@@ -87,7 +149,14 @@ def problems(
     return found
 
 
-def email_problems(field: str, value: str | None) -> list[str]:
+def quoted(refused: Refused) -> str:
+    """warehouse/forklift/legacy.py `file_upload`: the text as PyPI answers it (a period, then
+    the pointer to the specification)."""
+    said = refused.text if refused.text.endswith(".") else refused.text + "."
+    return f"{said} {CORE_METADATA_HELP}"
+
+
+def email_problems(field: str, value: str | None) -> list[Refused]:
     """warehouse checks the address part with email-validator, deliverability not checked."""
     if not value:
         return []
@@ -102,7 +171,7 @@ def email_problems(field: str, value: str | None) -> list[str]:
         email_validator.validate_email(address, check_deliverability=False)
     except email_validator.EmailNotValidError as exc:
         return [
-            _refused(
+            Refused(
                 field,
                 f"{address!r} is not a valid email address: {exc}",
                 "fix the address in pyproject.toml (project.authors / project.maintainers "
@@ -112,7 +181,7 @@ def email_problems(field: str, value: str | None) -> list[str]:
     return []
 
 
-def classifier_problems(classifiers: Sequence[str]) -> list[str]:
+def classifier_problems(classifiers: Sequence[str]) -> list[Refused]:
     """Unknown and deprecated trove classifiers, against the installed trove-classifiers."""
     known, deprecated = _trove()
     unknown = sorted(set(classifiers) - known)
@@ -121,8 +190,8 @@ def classifier_problems(classifiers: Sequence[str]) -> list[str]:
         return []
     data = f"checked against trove-classifiers {_trove_version()}"
     found = [
-        _refused(
-            "Classifier",
+        Refused(
+            "classifier",
             f"{c!r} is not a valid classifier.",
             f"use one from https://pypi.org/classifiers/ ({data}; {ESCAPE})",
         )
@@ -136,7 +205,7 @@ def classifier_problems(classifiers: Sequence[str]) -> list[str]:
         else:
             text = f"The classifier {c!r} has been deprecated."
             fix = "remove it"
-        found.append(_refused("Classifier", text, f"{fix} ({data})"))
+        found.append(Refused("classifier", text, f"{fix} ({data})"))
     return found
 
 
@@ -148,33 +217,33 @@ def _trove() -> tuple[frozenset[str], Mapping[str, list[str]]]:
     return frozenset(all_classifiers), deprecated_classifiers
 
 
-def project_url_problems(urls: Mapping[str, str]) -> list[str]:
+def project_url_problems(urls: Mapping[str, str]) -> list[Refused]:
     found = []
     for label, url in urls.items():
         if not label:
             found.append(
-                _refused("Project-URL", "Must have a label", "write it as `Label, https://...`")
+                Refused("project-url", "Must have a label", "write it as `Label, https://...`")
             )
         elif len(label) > MAX_LABEL:
             found.append(
-                _refused(
-                    "Project-URL",
+                Refused(
+                    "project-url",
                     f"{label!r} must be {MAX_LABEL} characters or less.",
                     f"shorten the label in [project.urls] to {MAX_LABEL} characters or less",
                 )
             )
         elif not url:
             found.append(
-                _refused(
-                    "Project-URL",
+                Refused(
+                    "project-url",
                     "Must have a URL",
                     f'give {label!r} a URL in [project.urls] (`{label} = "https://..."`)',
                 )
             )
         elif not is_valid_url(url):
             found.append(
-                _refused(
-                    "Project-URL",
+                Refused(
+                    "project-url",
                     f"{url!r} is not a valid url",
                     f"give {label!r} an http:// or https:// URL in [project.urls]",
                 )
@@ -183,47 +252,42 @@ def project_url_problems(urls: Mapping[str, str]) -> list[str]:
 
 
 def is_valid_url(url: str) -> bool:
-    """What warehouse/utils/http.py `is_valid_uri(url, require_authority=False)` accepts.
+    """warehouse/utils/http.py `is_valid_uri(url, require_authority=False)`, with rfc3986 as
+    there: an http or https scheme, and a valid host, port, path and query once normalized."""
+    from rfc3986 import exceptions, uri_reference, validators
 
-    There, rfc3986 percent-encodes the authority, path and query before validating them, so
-    what can still fail is the scheme (present, http or https, any case) and the port.
-    """
-    match = _URI.match(url)
-    if match is None:  # pragma: no cover - the RFC 3986 pattern matches every string
+    reference = uri_reference(url).normalize()
+    validator = validators.Validator().allow_schemes("http", "https")
+    validator.require_presence_of("scheme")
+    validator.check_validity_of("scheme", "host", "port", "path", "query")
+    try:
+        validator.validate(reference)
+    except exceptions.ValidationError:
         return False
-    scheme, authority = match.group(1), match.group(2)
-    if not scheme or not _SCHEME.match(scheme) or scheme.lower() not in {"http", "https"}:
-        return False
-    if authority:
-        host_port = authority.rpartition("@")[2]
-        if not host_port.startswith("[") or "]:" in host_port:
-            _, colon, port = host_port.rpartition(":")
-            if colon and not (_PORT.match(port) and int(port) <= 65535):
-                return False
     return True
 
 
-def _dist_field_problems(field: str, values: Sequence[str]) -> list[str]:
+def _dist_field_problems(field: str, values: Sequence[str]) -> list[Refused]:
     found = []
     for text in values:
         try:
             requirement = Requirement(text)
         except InvalidRequirement as exc:
             found.append(
-                _refused(
+                Refused(
                     field,
                     f"{text!r} is invalid: {exc}",
-                    f"write {field} as a requirement (`name` or `name (>=1.0)`), or drop it: "
-                    "installers ignore it",
+                    f"write {field.title()} as a requirement (`name` or `name (>=1.0)`), or drop "
+                    "it: installers ignore it",
                 )
             )
             continue
         if requirement.url is not None:
             found.append(
-                _refused(
+                Refused(
                     field,
                     f"Can't have direct dependency: {text!r}",
-                    f"name the distribution without a URL in {field}, or drop the field",
+                    f"name the distribution without a URL in {field.title()}, or drop the field",
                 )
             )
     return found
@@ -234,13 +298,6 @@ def _requirement_or_none(text: str) -> Requirement | None:
         return Requirement(text)
     except InvalidRequirement:
         return None  # packaging.metadata reports it
-
-
-def _refused(field: str, text: str, fix: str) -> str:
-    # warehouse/forklift/legacy.py `file_upload`: the message ends with a period and a pointer
-    # to the specification.
-    said = text if text.endswith(".") else text + "."
-    return f'metadata field {field}: PyPI refuses it ("{said} {_SPEC}"); {fix}'
 
 
 def _trove_version() -> str:

@@ -67,11 +67,16 @@ def is_valid(platform: str) -> bool:
 def problems(filename: str, platforms: list[str]) -> list[str]:
     """One problem per platform tag of the wheel PyPI would refuse, with warehouse's text."""
     return [
-        f"platform tag {platform!r} is refused by PyPI (\"Binary wheel '{filename}' has an "
-        f"unsupported platform tag '{platform}'.\"): {_fix(platform)}"
+        f'platform tag {platform!r} is refused by PyPI ("{unsupported(filename, platform)}"): '
+        f"{_fix(platform)}"
         for platform in sorted(set(platforms))
         if not is_valid(platform)
     ]
+
+
+def unsupported(filename: str, platform: str) -> str:
+    """warehouse/forklift/legacy.py `file_upload`: its text for a tag `is_valid` refuses."""
+    return f"Binary wheel '{filename}' has an unsupported platform tag '{platform}'."
 
 
 def _fix(platform: str) -> str:

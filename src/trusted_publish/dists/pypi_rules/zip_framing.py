@@ -15,7 +15,7 @@ import struct
 from collections.abc import Mapping
 from typing import BinaryIO
 
-from trusted_publish.dists.pypi_rules import ARCHIVES_HELP
+from trusted_publish.dists.pypi_rules import ARCHIVES_HELP, invalid_distribution
 
 _CENTRAL = b"PK\x01\x02"
 _LOCAL = b"PK\x03\x04"
@@ -76,11 +76,13 @@ def problems(fh: BinaryIO, central: Mapping[str, tuple[int, int]]) -> list[str]:
     reason = refusal(fh, central)
     if reason is None:
         return []
-    fix = _FIXES.get(reason, "rebuild it with a current build backend")
-    return [
-        f'PyPI refuses it ("Invalid distribution file. ZIP archive not accepted: {reason}. '
-        f'{ARCHIVES_HELP}"): {fix}'
-    ]
+    fix = _FIXES.get(reason, "rebuild it")
+    return [f'PyPI refuses it ("{invalid_distribution(not_accepted(reason))}"): {fix}']
+
+
+def not_accepted(reason: str) -> str:
+    """warehouse/forklift/legacy.py `_is_valid_dist_file`: the reason, with the help link."""
+    return f"ZIP archive not accepted: {reason}. {ARCHIVES_HELP}"
 
 
 def refusal(fh: BinaryIO, central: Mapping[str, tuple[int, int]]) -> str | None:
