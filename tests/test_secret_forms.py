@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from requests.auth import _basic_auth_str
 
 from support.builders import make_wheel
@@ -24,6 +25,9 @@ from support.hostile import Behaviour, HostileIndex
 from trusted_publish.cli import main
 from trusted_publish.console import Console, untrusted
 
+RANDOM_TOKEN = re.compile(
+    r"(?<=ghadelimiter_)[0-9a-f]{32}|(?<=::stop-commands::)[0-9a-f]{32}|^::[0-9a-f]{32}::$", re.M
+)
 LATIN1_PASSWORD = "Grüße-aus-Köln-ÆØÅ-çñ-0123456789"
 
 
@@ -145,11 +149,17 @@ def everything_shown(console: Console, out: io.StringIO, files: list[Path], text
     # The runner reads lines split at \n only (and so do we here: splitlines() would cut
     # an ::add-mask:: line at a U+2028 of its secret).
     log = [line for line in out.getvalue().split("\n") if not line.startswith("::add-mask::")]
-    return "\n".join([*log, *(path.read_text(encoding="utf-8") for path in files)])
+    shown = "\n".join([*log, *(path.read_text(encoding="utf-8") for path in files)])
+    # Our random tokens (an output's heredoc delimiter, a stop-commands pause) may hold the
+    # secret's characters by chance: they are ours, not an echo of it.
+    return RANDOM_TOKEN.sub("<token>", shown)
 
 
 @pytest.mark.fuzz
 @given(secret=any_secret, before=any_text, after=any_text, user=any_text)
+# Found by `make fuzz`: a lone surrogate beside the secret could not be written to the
+# outputs file (UnicodeEncodeError after the release, where nothing may fail).
+@example(secret="0000", before="", after="\ud800", user="")
 def test_any_secret_in_any_text_shows_in_no_form_anywhere(
     secret: str, before: str, after: str, user: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

@@ -229,6 +229,7 @@ class Console:
         path = self._env.get(variable)
         if not path or variable in self._unwritable:
             return
+        text = self.redact(_no_surrogates(text))
         try:
             with Path(path).open("a", encoding="utf-8") as fh:
                 fh.write(text)
@@ -264,9 +265,16 @@ class Console:
         self._write(stream, text, redact=False)
 
     def _write(self, stream: TextIO, line: str, *, redact: bool = True) -> None:
+        line = _no_surrogates(line)
         with self._lock:
             stream.write((self.redact(line) if redact else line) + "\n")
             stream.flush()
+
+
+def _no_surrogates(text: str) -> str:
+    """`text` with each lone surrogate spelled `\\udcxx`: no UTF-8 stream or file takes one
+    (the last step before writing, so an odd value can't cost the report)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _commandish(text: str) -> bool:
