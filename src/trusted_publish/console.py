@@ -25,6 +25,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import sys
 import threading
 import unicodedata
@@ -81,6 +82,12 @@ def _escape_data(text: str) -> str:
 
 def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def shell_line(*argv: str) -> str:
+    """A command for the user to copy, each word quoted for a POSIX shell: a value in it (a
+    folder name, a version) is one word, whatever `;`, `|`, `$(...)` or quotes it holds."""
+    return shlex.join(argv)
 
 
 class Console:

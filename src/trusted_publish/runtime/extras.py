@@ -30,6 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
+# Standard library only, like this module: the setup step can import it too.
+from trusted_publish.console import shell_line
+
 if TYPE_CHECKING:
     from trusted_publish.console import Console
 
@@ -97,7 +100,8 @@ class Extra:
     purpose: str
     """What a run installs them for, completing "Installing <packages> (hash-locked) to …"."""
     install_elsewhere: str
-    """The command that installs them into an environment that is not the action's own."""
+    """The command that installs them into an environment that is not the action's own
+    (quoted for a shell: it is shown to be copied)."""
 
 
 README = Extra(
@@ -106,7 +110,7 @@ README = Extra(
     modules=("readme_renderer.rst",),
     packages="readme-renderer",
     purpose="check the reStructuredText README as PyPI renders it",
-    install_elsewhere="pip install readme-renderer",
+    install_elsewhere=shell_line("pip", "install", "readme-renderer"),
 )
 ATTESTATIONS = Extra(
     name="attestations",
@@ -114,7 +118,7 @@ ATTESTATIONS = Extra(
     modules=("pypi_attestations", "sigstore.sign"),
     packages="sigstore and pypi-attestations",
     purpose="sign the files",
-    install_elsewhere="pip install 'trusted-publish[attestations]'",
+    install_elsewhere=shell_line("pip", "install", "trusted-publish[attestations]"),
 )
 EXTRAS = (README, ATTESTATIONS)
 #: Every lock whose packages may end up in the private venv: the runtime lock, installed by
