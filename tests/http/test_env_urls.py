@@ -179,7 +179,12 @@ def test_any_metadata_host_is_refused_or_is_the_metadata_server_or_loopback(valu
 @given(
     values=st.dictionaries(
         st.sampled_from(sorted(Inputs.model_fields)),
-        st.one_of(env_text, host_like, st.sampled_from(["true", "FALSE", "1e400", "nan", "-0"])),
+        st.one_of(
+            env_text,
+            host_like,
+            st.sampled_from(["true", "FALSE", " True ", "1e400", "nan", "-0", "4", "0x10"]),
+            st.sampled_from(["http://127.0.0.1:1/legacy/", "https://test.pypi.org/legacy/"]),
+        ),
     )
 )
 def test_any_environment_is_a_named_input_error_or_valid_inputs(values: dict[str, str]) -> None:
