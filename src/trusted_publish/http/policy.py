@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import platform
+import re
 import socket
 import ssl
 from dataclasses import dataclass
@@ -45,6 +46,10 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+#: A host name (letters, digits, `-`, `_`, dots) or an IP address (IPv6 without its brackets).
+_HOST = re.compile(r"[a-z0-9._-]+|[0-9a-f:.]+")
+
+
 @dataclass(frozen=True)
 class Target:
     """Where a URL really leads: as requests prepares it and urllib3 connects."""
@@ -63,14 +68,17 @@ def connect_target(url: str) -> Target:
     """The scheme, host and port a request to `url` goes to; `UnusableURL` when it is
     ambiguous or can't be parsed.
 
-    Parsed by the parsers that send the request (requests' `prepare_url`, then urllib3's
-    `parse_url`), never by a second opinion: `http://10.0.0.1\\@127.0.0.1/` reads as host
-    127.0.0.1 to `urllib.parse` and connects to 10.0.0.1. What the two parsers could read
-    differently is refused outright (a backslash, white space, a control character, user
-    info), and the host our own code reads with `urlsplit` must be the one urllib3 connects
-    to. Any exception of theirs becomes `UnusableURL`: a boundary, not a traceback.
+    Parsed by the parser that sends the request: requests' `prepare_url` hands the URL to
+    urllib3's `parse_url`, and the connection goes to the host that finds, never to a
+    second opinion's: `http://10.0.0.1\\@127.0.0.1/` reads as host 127.0.0.1 to
+    `urllib.parse` and connects to 10.0.0.1. What the parsers could read differently is
+    refused outright (a backslash, white space, a control character, user info, a
+    non-ASCII host, which requests would re-spell), and the host our own code reads with
+    `urlsplit` must be the one urllib3 connects to. requests itself is not imported here
+    (`trusted-publish check` runs without it); tests/http/test_env_urls.py compares this
+    with requests' own preparation for any string. Any parser's exception becomes
+    `UnusableURL`: a boundary, not a traceback.
     """
-    import requests
     from urllib3.util import parse_url
 
     if "\\" in url:
@@ -86,10 +94,10 @@ def connect_target(url: str) -> Target:
     if not our_host:
         raise UnusableURL("it has no host name")
     try:
-        prepared = requests.PreparedRequest()
-        prepared.prepare_url(url, None)
-        sent = parse_url(prepared.url or "")
-    except Exception as exc:  # noqa: BLE001 - any failure of a parser is a refused URL
+        # requests parses once and rebuilds the URL from the parts; the adapter parses the
+        # rebuilt one to connect. Both parses are urllib3's.
+        sent = parse_url(parse_url(url).url)
+    except Exception as exc:  # noqa: BLE001 - any failure of the parser is a refused URL
         raise UnusableURL(f"it is not a valid URL ({type(exc).__name__})") from None
     if sent.auth is not None or user_info:
         # A password in a URL ends up in logs and process listings.
@@ -99,13 +107,13 @@ def connect_target(url: str) -> Target:
     host = (sent.host or "").strip("[]").lower()
     if not host:
         raise UnusableURL("it has no host name")
-    if not host.isascii() or not (our_host or "").isascii():
-        raise UnusableURL(
-            f"its host name is not ASCII; spell it as it is sent: {sent.host!r}"
-            if host.isascii()
-            else "its host name can't be sent"
-        )
-    if (our_host or "").lower() != host or our_port != sent.port:
+    if not host.isascii() or not our_host.isascii():
+        raise UnusableURL("its host name is not ASCII; spell it as it is sent (IDNA, `xn--...`)")
+    if host.startswith(("*", ".")) or not _HOST.fullmatch(host):
+        # requests percent-encodes other characters (`"` becomes `%22`) when it rebuilds
+        # the URL: the host it connects to would not be the one checked here.
+        raise UnusableURL("its host name holds characters a host name can't")
+    if our_host.lower() != host or our_port != sent.port:
         raise UnusableURL("its host or port reads differently to different URL parsers")
     return Target(scheme=(sent.scheme or "").lower(), host=host, port=sent.port)
 
