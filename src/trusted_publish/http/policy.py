@@ -61,7 +61,7 @@ class Target:
 
 
 class UnusableURL(ValueError):
-    """Why a URL is not used (safe to print: it names no part of the URL)."""
+    """Why a URL is not used (safe to print: it quotes no user info, path or query)."""
 
 
 def connect_target(url: str) -> Target:
