@@ -10,7 +10,7 @@ PYTEST_WORKERS ?= 2
 # Only the folders that exist: git does not keep an empty benchmarks/.
 PY_DIRS := $(wildcard src tests examples benchmarks)
 
-.PHONY: venv demo test lint typecheck unit bench lock fmt clean
+.PHONY: venv demo test lint typecheck unit fuzz bench lock fmt clean
 
 venv: $(STAMP)
 
@@ -34,6 +34,12 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --durations=15
+
+# The property tests only, with thousands of examples each (tests/conftest.py: profile "fuzz");
+# `make test` runs the same tests with a few dozen. A failure found here is kept in .hypothesis/
+# and replayed first by the next `make fuzz`.
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -n $(PYTEST_WORKERS) -m fuzz --durations=15
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

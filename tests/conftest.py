@@ -6,10 +6,12 @@ wires it to pytest scopes and temporary folders.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from support.capture import CaptureServer
 from support.devpi import DevpiIndex, DevpiServer, run_devpi
@@ -18,6 +20,22 @@ from support.multipart import FormField
 from support.pypiserver import PypiServer, run_pypiserver
 from support.twine import TwineCapture
 from support.twine import twine_capture as _twine_capture
+
+# Property tests (marker `fuzz`). In `make test` they are a regression net: few examples, the
+# same ones every run (derandomize), so a red CI is a real change, never a lucky draw, and
+# nothing is written to .hypothesis/. `make fuzz` (HYPOTHESIS_PROFILE=fuzz) is the search:
+# thousands of random examples per test, failures kept in the example database and replayed.
+# No deadline in either: two shared cores make a single example's time meaningless.
+settings.register_profile(
+    "default", max_examples=100, deadline=None, derandomize=True, database=None
+)
+settings.register_profile(
+    "fuzz",
+    max_examples=5000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,12 @@
 All output goes through one `Console`, which also holds every secret we have seen and blanks
 it out of anything it prints. `::add-mask::` asks the runner to hide a value from the log; the
 redaction here is our own second line, so a token can't leak even where masking is not
-honoured (outside Actions, in `act`, in a captured test log). A secret's derived forms (the
-Basic header's base64, its percent- and JSON-escaped spellings) are secrets too.
+honoured (outside Actions, in `act`, in a captured test log). A secret's derived forms are
+secrets too: every spelling it can take on the wire or in our own output (`_derived_forms`:
+the Basic header's base64 in UTF-8 and in Latin-1, which is how requests encodes it; its
+percent-, JSON- and repr-escaped spellings; the spelling `untrusted()` shows). Text is
+redacted before it is escaped and once more as the last step before it is written, so no
+escaping can hide a secret from the filter or spell one out.
 
 It is also the one escaping path for untrusted text (file names, metadata, OIDC claims,
 server messages): `untrusted()` shows control characters escaped, so such a value can never
@@ -21,14 +25,15 @@ import json
 import os
 import re
 import secrets
+import shlex
 import sys
 import threading
 import unicodedata
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TextIO
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 REDACTED = "***"
 
@@ -55,7 +60,9 @@ def _is_control(char: str) -> bool:
     # Cc: C0, DEL and C1 controls (line breaks, ESC for terminal sequences); Cf: invisible
     # format characters, among them the bidi overrides that show text in another order;
     # Zl/Zp: the Unicode line and paragraph separators some viewers break lines at.
-    return unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp")
+    # Cs: a lone surrogate (an undecodable byte of a file name or an environment value, as
+    # Python spells it), which no UTF-8 stream or file can take.
+    return unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp", "Cs")
 
 
 def untrusted(value: object, *, keep: str = "") -> str:
@@ -75,6 +82,12 @@ def _escape_data(text: str) -> str:
 
 def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def shell_line(*argv: str) -> str:
+    """A command for the user to copy, each word quoted for a POSIX shell: a value in it (a
+    folder name, a version) is one word, whatever `;`, `|`, `$(...)` or quotes it holds."""
+    return shlex.join(argv)
 
 
 class Console:
@@ -137,27 +150,36 @@ class Console:
                 self.mask(value)
 
     def redact(self, text: str) -> str:
-        """`text` with every registered secret replaced by `***`, longest first."""
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            text = text.replace(secret, REDACTED)
-        return text
+        """`text` with every registered secret replaced by `***`, longest first.
+
+        Repeated until none is left: a replacement can join the text around it into a
+        secret again (`*****` holds `****` once more after one pass). Each pass shortens the
+        text (a secret is longer than `***`), so this ends.
+        """
+        ordered = sorted(self._secrets, key=len, reverse=True)
+        while True:
+            before = text
+            for secret in ordered:
+                text = text.replace(secret, REDACTED)
+            if text == before:
+                return text
 
     # --- messages ------------------------------------------------------------------------
     def info(self, text: str) -> None:
         """One line of log: a line break in `text` is shown escaped, like any control."""
-        self._say(self._stdout, untrusted(text))
+        self._say(self._stdout, untrusted(self.redact(text)))
 
     def verbatim(self, text: str) -> None:
         """A block of lines printed as they are (a traceback): inside Actions, always between
         `::stop-commands::` and its end, since any line of it may come from elsewhere."""
-        self._say(self._stdout, untrusted(text, keep="\n"), fence=True)
+        self._say(self._stdout, untrusted(self.redact(text), keep="\n"), fence=True)
 
     def debug(self, text: str) -> None:
         if self.verbose:
             if self.in_actions:
-                self._write(self._stdout, f"::debug::{_escape_data(untrusted(text))}")
+                self._write(self._stdout, f"::debug::{_escape_data(untrusted(self.redact(text)))}")
             else:
-                self._say(self._stdout, untrusted(text))
+                self._say(self._stdout, untrusted(self.redact(text)))
 
     def notice(self, text: str, *, title: str | None = None) -> None:
         self._annotation("notice", text, title)
@@ -170,12 +192,13 @@ class Console:
 
     def _annotation(self, level: str, text: str, title: str | None) -> None:
         # An annotation may span lines (an error's details and fix); other controls are
-        # shown escaped. Inside Actions the whole message is one command line.
-        text = untrusted(text, keep="\n")
-        title = untrusted(title) if title else None
+        # shown escaped. Inside Actions the whole message is one command line. A secret is
+        # redacted before the escaping, which would otherwise spell it differently.
+        text = untrusted(self.redact(text), keep="\n")
+        title = untrusted(self.redact(title)) if title else None
         if self.in_actions:
-            props = f" title={_escape_property(self.redact(title))}" if title else ""
-            self._write(self._stdout, f"::{level}{props}::{_escape_data(self.redact(text))}")
+            props = f" title={_escape_property(title)}" if title else ""
+            self._write(self._stdout, f"::{level}{props}::{_escape_data(text)}")
         else:
             head = f"{level}: {title}: " if title else f"{level}: "
             self._say(self._stderr if level != "notice" else self._stdout, head + text)
@@ -183,7 +206,7 @@ class Console:
     @contextmanager
     def group(self, title: str) -> Iterator[None]:
         """A collapsible section in the Actions log; a plain heading elsewhere."""
-        title = untrusted(title)
+        title = untrusted(self.redact(title))
         if self.in_actions:
             self._write(self._stdout, f"::group::{_escape_data(title)}")
             try:
@@ -213,6 +236,7 @@ class Console:
         path = self._env.get(variable)
         if not path or variable in self._unwritable:
             return
+        text = self.redact(_no_surrogates(text))
         try:
             with Path(path).open("a", encoding="utf-8") as fh:
                 fh.write(text)
@@ -248,9 +272,16 @@ class Console:
         self._write(stream, text, redact=False)
 
     def _write(self, stream: TextIO, line: str, *, redact: bool = True) -> None:
+        line = _no_surrogates(line)
         with self._lock:
             stream.write((self.redact(line) if redact else line) + "\n")
             stream.flush()
+
+
+def _no_surrogates(text: str) -> str:
+    """`text` with each lone surrogate spelled `\\udcxx`: no UTF-8 stream or file takes one
+    (the last step before writing, so an odd value can't cost the report)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _commandish(text: str) -> bool:
@@ -258,11 +289,28 @@ def _commandish(text: str) -> bool:
 
 
 def _derived_forms(secret: str, basic_user: str | None) -> list[str]:
-    """A secret as it may appear in a request or an echo of it: itself first."""
+    """A secret as it may appear in a request, an echo of it, or our own output: itself first."""
     forms = [secret]
     if basic_user is not None:
-        forms.append(base64.b64encode(f"{basic_user}:{secret}".encode()).decode())
-    forms.append(quote(secret, safe=""))
+        # requests encodes a str user and password as Latin-1 (`requests.auth._basic_auth_str`);
+        # UTF-8 is what an index or a proxy that re-encodes would show.
+        pair = f"{basic_user}:{secret}"
+        for encoding in ("latin-1", "utf-8"):
+            try:
+                forms.append(base64.b64encode(pair.encode(encoding)).decode())
+            except UnicodeEncodeError:
+                continue
+    # Percent-escaped as a URL's path or query carries it, in UTF-8 and in Latin-1 (a value
+    # that one of them can't encode, a lone surrogate from the environment among them, has
+    # no such spelling in it).
+    for encoding in ("utf-8", "latin-1"):
+        for escape, safe in ((quote, ""), (quote, "/"), (quote_plus, "")):
+            with suppress(UnicodeEncodeError):
+                forms.append(escape(secret, safe=safe, encoding=encoding, errors="strict"))
     forms.append(json.dumps(secret)[1:-1])
     forms.append(json.dumps(secret, ensure_ascii=False)[1:-1])
+    # A message that shows a value with !r; the spelling our own escaping shows.
+    forms.append(repr(secret)[1:-1])
+    forms.append(untrusted(secret))
+    forms.append(untrusted(secret, keep="\n"))
     return list(dict.fromkeys(forms))

@@ -202,6 +202,30 @@ class Inputs(BaseModel):
         return value.strip()
 
     @model_validator(mode="after")
+    def _basic_auth_can_carry(self) -> Inputs:
+        # requests sends the user and password of Basic auth encoded as Latin-1
+        # (requests.auth._basic_auth_str): any other character raises UnicodeEncodeError
+        # deep inside the first request. Said here, before any request; the message names
+        # no character of the password.
+        if self.password is None:
+            return self
+        outside = [c for c in self.user if not _latin1(c)]
+        if outside:
+            raise ValueError(
+                f"`user` {self.user!r} holds {outside[0]!r}, which HTTP Basic authentication "
+                "can't carry: the user and password are sent encoded as Latin-1 "
+                "(ISO-8859-1). Use a user name in Latin-1"
+            )
+        if not _latin1(self.password.get_secret_value()):
+            raise ValueError(
+                "`password` holds a character HTTP Basic authentication can't carry: the "
+                "password is sent encoded as Latin-1 (ISO-8859-1), which has no `€` and no "
+                "letters outside the Latin alphabet. Use a token or password made of Latin-1 "
+                "characters (an API token always is)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _password_for_user(self) -> Inputs:
         if self.user != TOKEN_USER and self.password is None:
             raise ValueError(
@@ -244,6 +268,14 @@ class Inputs(BaseModel):
     def trusted_publishing(self) -> bool:
         """No password given: the credential comes from the OIDC exchange."""
         return self.password is None
+
+
+def _latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _github_boolean(value: Any) -> bool:

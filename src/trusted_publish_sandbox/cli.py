@@ -7,6 +7,7 @@ Scripts read the ``NAME=value`` lines for their environment and wait for the lin
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import signal
 import sys
 from types import FrameType
@@ -20,7 +21,7 @@ from .google import GoogleIdentity
 from .oidc import Identity
 from .publishing import AnyPublisher, GitLabPublisher, GooglePublisher, RegisteredPublisher
 
-__all__ = ["main", "parse_publisher"]
+__all__ = ["is_loopback", "main", "parse_publisher"]
 
 
 PUBLISHER_FORMS = (
@@ -53,6 +54,17 @@ def parse_publisher(spec: str) -> AnyPublisher:
     raise argparse.ArgumentTypeError(f"expected {' or '.join(PUBLISHER_FORMS)}, got {spec!r}")
 
 
+def is_loopback(host: str) -> bool:
+    """`host` (a name or an address to bind) reaches this machine only."""
+    name = host.strip("[]").lower()
+    if name in ("localhost", "localhost.localdomain", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
 def _user(spec: str) -> tuple[str, str]:
     name, sep, password = spec.partition(":")
     if not (name and sep and password) or name == "__token__":
@@ -66,7 +78,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Local OIDC issuers (GitHub's token service, a GitLab instance, Google's "
         "metadata server) + PyPI with trusted publishing.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (127.0.0.1: loopback only). Another address lets other "
+        "machines upload to the sandbox and ask its token services (a warning says so)",
+    )
     parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one")
     parser.add_argument(
         "--publisher",
@@ -150,6 +167,15 @@ def main(argv: Optional[list[str]] = None) -> int:
         environment=args.environment or None,
         event_name=args.event,
     )
+    if not is_loopback(args.host):
+        # Said first, on stderr, where a script reading the NAME=value lines won't hide it.
+        print(
+            f"sandbox: WARNING: --host {args.host} is not loopback: other machines can reach "
+            "this sandbox, upload to it and, with the bearers it prints, mint tokens from "
+            "it. Leave --host at 127.0.0.1 unless that is what you want.",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         sandbox = Sandbox(
             publishers=args.publisher or None,

@@ -103,6 +103,10 @@ class Sandbox:
             ]
         self.publishers = list(publishers)
         self.oidc_request_token = secrets.token_urlsafe(32)
+        # The metadata server's bearer: Google's answers any process on the machine (the
+        # machine is the boundary), this one listens where other users' processes can reach
+        # it, so it serves under this secret path only (`google_env` hands it to a client).
+        self.metadata_secret = secrets.token_urlsafe(24)
         self._issued_jwts: list[str] = []
         self.faults = Faults(self._lock)
         self.faults.upload_fault = upload_fault
@@ -243,8 +247,11 @@ class Sandbox:
 
     @property
     def metadata_host(self) -> str:
-        """``host:port`` of the sandbox's Google metadata server (``GCE_METADATA_HOST``)."""
-        return self.base_url.split("://", 1)[1]
+        """``host:port/<secret>``: where the sandbox's Google metadata server is
+        (``GCE_METADATA_HOST``). The secret path is its bearer: a client puts it in front
+        of ``/computeMetadata/v1/...`` as it puts any ``GCE_METADATA_HOST`` (google-auth
+        does the same), and without it the metadata server answers 403."""
+        return f"{self.base_url.split('://', 1)[1]}/{self.metadata_secret}"
 
     @property
     def oidc_request_url(self) -> str:

@@ -2,9 +2,10 @@
 
 On Google Cloud a workload asks the metadata server (``GET /computeMetadata/v1/instance/
 service-accounts/default/identity?audience=...``, header ``Metadata-Flavor: Google``) for an
-ID token of its service account. The sandbox serves that path at its root, so a client
-pointed at it with ``GCE_METADATA_HOST=127.0.0.1:PORT`` gets a token signed by the sandbox's
-Google issuer (``{base_url}/_google``).
+ID token of its service account. The sandbox serves that path under a secret prefix (its
+bearer: ``Sandbox.metadata_secret``), so only a client pointed at it with
+``GCE_METADATA_HOST=127.0.0.1:PORT/<secret>`` gets a token signed by the sandbox's Google
+issuer (``{base_url}/_google``); the same path without the secret answers 403.
 
 Matching follows ``warehouse/oidc/models/google.py``: looked up by ``email`` (exactly); a
 publisher bound to the token's ``sub`` wins over one for any subject; ``email_verified``
@@ -27,9 +28,24 @@ from .claims import (
     text,
 )
 
-__all__ = ["GoogleIdentity", "GooglePublisher", "find"]
+__all__ = ["GoogleIdentity", "GooglePublisher", "find", "is_metadata_path", "metadata_secret_of"]
 
 METADATA_IDENTITY_PATH = "/computeMetadata/v1/instance/service-accounts/default/identity"
+
+
+def is_metadata_path(path: str) -> bool:
+    """A metadata server's path, with or without a (right or wrong) secret prefix."""
+    return path.startswith("/computeMetadata/") or path.split("/", 2)[-1].startswith(
+        "computeMetadata/"
+    )
+
+
+def metadata_secret_of(path: str) -> Optional[str]:
+    """The secret prefix of a request for the identity path; None for another path."""
+    prefix, found, _ = path.partition(METADATA_IDENTITY_PATH)
+    if not found or not path.endswith(METADATA_IDENTITY_PATH):
+        return None
+    return prefix.removeprefix("/")
 
 
 @dataclass(frozen=True)

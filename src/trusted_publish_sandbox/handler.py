@@ -33,6 +33,7 @@ class Backend(Protocol):
     gitlab_key: SigningKey
     google_key: SigningKey
     oidc_request_token: str
+    metadata_secret: str
     burn_token: bool
 
     @property

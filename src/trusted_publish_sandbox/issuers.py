@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import hmac
 
-from .google import METADATA_IDENTITY_PATH
+from .google import metadata_secret_of
 from .handler import BaseHandler
 from .oidc import SigningKey, openid_configuration
 
 
 class IssuerRoutes(BaseHandler):
-    """The routes under ``/_github/``, ``/_gitlab/``, ``/_google/`` and the metadata path."""
+    """The routes under ``/_github/``, ``/_gitlab/``, ``/_google/`` and the metadata path
+    (under its secret prefix)."""
 
     def _issuers(self, path: str, query: dict[str, list[str]]) -> None:
         sandbox = self.server.sandbox
@@ -27,8 +28,8 @@ class IssuerRoutes(BaseHandler):
             self._discovery(path, "/_gitlab", sandbox.gitlab_issuer, sandbox.gitlab_key)
         elif path.startswith("/_google/"):
             self._discovery(path, "/_google", sandbox.google_issuer, sandbox.google_key)
-        elif path == METADATA_IDENTITY_PATH:
-            self._metadata_identity(query)
+        elif metadata_secret_of(path) is not None:
+            self._metadata_identity(path, query)
         else:
             self._send_message(404, "Not Found")
 
@@ -65,7 +66,19 @@ class IssuerRoutes(BaseHandler):
 
     # -- Google's metadata server ------------------------------------------------------
 
-    def _metadata_identity(self, query: dict[str, list[str]]) -> None:
+    def _metadata_identity(self, path: str, query: dict[str, list[str]]) -> None:
+        # Its bearer: the secret path prefix only the client's GCE_METADATA_HOST knows.
+        # Every token path of the sandbox needs one (GitHub's and GitLab's the request
+        # token): any process on the machine could otherwise mint for any project.
+        secret = metadata_secret_of(path) or ""
+        expected = self.server.sandbox.metadata_secret
+        if not hmac.compare_digest(secret.encode(), expected.encode()):
+            self._send(
+                403,
+                b"The sandbox's metadata server is served under the secret path its "
+                b"GCE_METADATA_HOST names (host:port/<secret>).\n",
+            )
+            return
         # The metadata server answers only requests that carry this header (it keeps a
         # page that merely fetches a URL from reading the machine's credentials).
         if self.headers.get("Metadata-Flavor") != "Google":

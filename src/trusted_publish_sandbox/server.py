@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import parse_qs, quote, urlsplit
 
 from .faults import InjectedFailure, falsify_provenance
+from .google import is_metadata_path
 from .handler import CHUNK, Backend, logger
 from .issuers import IssuerRoutes
 from .pages import wants_json
@@ -130,7 +131,7 @@ class _Handler(IssuerRoutes):
         if method not in ("GET", "HEAD"):
             self._send_message(405, "Method Not Allowed")
             return
-        if path.startswith(("/_github/", "/_gitlab/", "/_google/", "/computeMetadata/")):
+        if path.startswith(("/_github/", "/_gitlab/", "/_google/")) or is_metadata_path(path):
             self._issuers(path, query)
         elif path == "/simple" or path.startswith("/simple/"):
             self._simple(path, query)

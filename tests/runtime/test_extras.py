@@ -165,21 +165,42 @@ def test_in_someone_elses_venv_nothing_is_installed_and_ensure_says_why(
     assert not venv.has_probe()
 
 
-def test_the_installer_never_sees_the_password_or_the_token_request_variables(
-    venv: Venv, tmp_path: Path
-) -> None:
+#: What a job's environment may hold that an installer must never see.
+PLANTED_SECRETS = {
+    "TRUSTED_PUBLISH_PASSWORD": "pypi-secret-password",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "runner-bearer",
+    "ACTIONS_ID_TOKEN_REQUEST_URL": "https://runner.invalid/token?x=1",
+    "ACTIONS_RUNTIME_TOKEN": "runtime-token",
+    # GitLab's ID tokens, named as `id_tokens:` declares them.
+    "PYPI_ID_TOKEN": "gitlab-id-token-for-pypi",
+    "SIGSTORE_ID_TOKEN": "gitlab-id-token-for-sigstore",
+    "TESTPYPI_ID_TOKEN": "gitlab-id-token-for-testpypi",
+    "CI_JOB_JWT_V2": "gitlab-job-jwt",
+    "CI_JOB_TOKEN": "gitlab-job-token",
+    "GITHUB_TOKEN": "ghs_github-token",
+    "GCE_METADATA_HOST": "127.0.0.1:9/metadata-secret",
+    "MY_DEPLOY_KEY": "whatever-the-next-ci-invents",
+}
+
+
+def test_the_installer_sees_only_what_installing_needs(venv: Venv, tmp_path: Path) -> None:
     # The "installer" recorded in the marker is a real process that writes down its environment.
     seen = tmp_path / "env.json"
     code = f"import json, os; open({str(seen)!r}, 'w').write(json.dumps(dict(os.environ)))"
     extras.mark_private_venv(venv.path, [sys.executable, "-c", code])
     lock = tmp_path / "some.txt"
     lock.write_text("")
+    needed = {
+        "HTTPS_PROXY": "http://proxy.corp:3128",
+        "no_proxy": "localhost",
+        "SSL_CERT_FILE": "/etc/corp-ca.pem",
+        "PIP_INDEX_URL": "https://mirror.corp/simple/",
+        "UV_INDEX_URL": "https://mirror.corp/simple/",
+    }
     env = {
         **installer_env(tmp_path, with_uv=False),
-        "TRUSTED_PUBLISH_PASSWORD": "pypi-secret-password",
-        "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "runner-bearer",
-        "ACTIONS_ID_TOKEN_REQUEST_URL": "https://runner.invalid/token?x=1",
-        "ACTIONS_RUNTIME_TOKEN": "runtime-token",
+        **PLANTED_SECRETS,
+        **needed,
         "TRUSTED_PUBLISH_PACKAGES_DIR": "dist",
     }
 
@@ -187,7 +208,11 @@ def test_the_installer_never_sees_the_password_or_the_token_request_variables(
     # The stand-in installs nothing, so the probe still does not import afterwards.
     assert outcome["attempted"] is True
     seen_env = json.loads(seen.read_text())
-    assert "pypi-secret-password" not in seen_env.values()
-    assert not {k for k in seen_env if k.startswith("ACTIONS_")}
-    assert seen_env["TRUSTED_PUBLISH_PACKAGES_DIR"] == "dist"  # everything else passes through
+    for name, value in PLANTED_SECRETS.items():
+        assert name not in seen_env
+        assert value not in seen_env.values()
+    assert "TRUSTED_PUBLISH_PACKAGES_DIR" not in seen_env  # not needed: not passed
+    for name, value in needed.items():
+        assert seen_env[name] == value
+    assert seen_env["PATH"] == env["PATH"]
     assert seen_env["PIP_NO_INPUT"] == "1"

@@ -97,7 +97,7 @@ def test_gitlabs_claims_are_shaped_like_gitlab_coms(sb: Sandbox) -> None:
 
 
 def test_the_metadata_server_wants_its_header_and_an_audience(sb: Sandbox) -> None:
-    url = f"{sb.base_url}{METADATA_IDENTITY_PATH}"
+    url = f"http://{sb.metadata_host}{METADATA_IDENTITY_PATH}"
     assert session().get(url, params={"audience": "pypi"}).status_code == 403
     flavor = {"Metadata-Flavor": "Google"}
     assert session().get(url, headers=flavor).status_code == 400

@@ -23,7 +23,7 @@ from urllib.parse import quote, urlencode
 from trusted_publish.credentials.claims import publisher_lines
 from trusted_publish.errors import CredentialError
 from trusted_publish.http import transport
-from trusted_publish.http.policy import sanitize_url
+from trusted_publish.http.policy import check_url, sanitize_url
 from trusted_publish.http.transport import RetryPolicy
 
 if TYPE_CHECKING:
@@ -81,6 +81,14 @@ def token_request_from_env(env: Mapping[str, str], console: Console) -> TokenReq
     if missing:
         raise no_token_error(missing, env)
     console.mask(bearer)
+    # The bearer goes wherever this URL leads: the same rules as the index's URLs (https, or
+    # http to loopback), read by the parsers that will send the request.
+    problem = check_url(url)
+    if problem is not None:
+        raise CredentialError(
+            f"{URL_VAR} can't be used: {problem}.",
+            fix=f"Leave {URL_VAR} to the runner; set it only to a local test server.",
+        )
     return TokenRequest(url=url, bearer=bearer)
 
 

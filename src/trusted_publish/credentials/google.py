@@ -10,16 +10,17 @@ on loopback.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from trusted_publish.console import untrusted
 from trusted_publish.credentials.claims import publisher_lines
 from trusted_publish.errors import CredentialError
 from trusted_publish.http import transport
+from trusted_publish.http.policy import UnusableURL, connect_target, is_loopback_host
 from trusted_publish.http.transport import RetryPolicy
 
 if TYPE_CHECKING:
@@ -54,29 +55,40 @@ def on_google_cloud(env: Mapping[str, str], product_file: Path = PRODUCT_NAME_FI
 
 
 def identity_url(env: Mapping[str, str]) -> str:
-    """The metadata server's identity URL; `CredentialError` for a host we won't talk to."""
+    """The metadata server's identity URL; `CredentialError` for a host we won't talk to.
+
+    `GCE_METADATA_HOST` is `host[:port]`, maybe followed by a path the server lives under
+    (google-auth puts it in front of `/computeMetadata/v1/` as it is; the sandbox serves
+    its metadata server under a secret path). The host is the one urllib3 will connect to
+    (`policy.connect_target`), so user info or a backslash can't make a far host look local.
+    """
     host = env.get(HOST_VAR, "").strip() or DEFAULT_HOST
+    url = f"http://{host}{IDENTITY_PATH}"
     try:
-        name = urlsplit(f"http://{host}").hostname or ""
-    except ValueError:
-        name = ""
-    if name not in _METADATA_HOSTS and not _loopback(name):
-        raise CredentialError(
-            f"{HOST_VAR} names {host!r}: the metadata server is reached over plain HTTP, "
-            "so only its own names (metadata.google.internal, 169.254.169.254) or a "
-            "loopback address are used.",
-            fix=f"Unset {HOST_VAR} on Google Cloud; set it only to a local test server.",
+        if any(c in host for c in "?#"):
+            raise UnusableURL("a query or fragment would move the identity path out of the URL")
+        name = connect_target(url).host
+    except UnusableURL as exc:
+        problem = f"{exc}"
+    else:
+        if name in _METADATA_HOSTS or is_loopback_host(name):
+            return url
+        problem = (
+            "the metadata server is reached over plain HTTP, so only its own names "
+            "(metadata.google.internal, 169.254.169.254) or a loopback address are used"
         )
-    return f"http://{host}{IDENTITY_PATH}"
+    raise CredentialError(
+        f"{HOST_VAR} names {untrusted(repr(host))}: {problem}.",
+        fix=f"Unset {HOST_VAR} on Google Cloud; set it only to a local test server "
+        "(`127.0.0.1:PORT`).",
+    )
 
 
-def _loopback(name: str) -> bool:
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+def _where(url: str) -> str:
+    """The metadata server as messages name it: scheme, host and port (a path it lives under
+    may be a test server's secret)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "", "", ""))
 
 
 def fetch_identity_token(
@@ -91,6 +103,7 @@ def fetch_identity_token(
     Connection failures, timeouts, 5xx and 429 are retried as `policy` says.
     """
     query = urlencode({"audience": audience, "format": "full"})
+    where = _where(url)
 
     try:
         resp = transport.call(
@@ -104,14 +117,14 @@ def fetch_identity_token(
         )
     except transport.TooLarge as exc:
         raise CredentialError(
-            f"Google's metadata server at {url}: {exc.reason}.",
+            f"Google's metadata server at {where}: {exc.reason}.",
             fix="Re-run the job; if it keeps failing, check the service account attached.",
         ) from None
     except transport.GaveUp as exc:
         said = exc.last.reply
         if said is None:
             raise CredentialError(
-                f"Could not reach Google's metadata server at {url}: {exc.reason}.",
+                f"Could not reach Google's metadata server at {where}: {exc.reason}.",
                 fix="Run the publish on Google Cloud (a VM, Cloud Build, Cloud Run...) with a "
                 "service account attached; elsewhere, name another CI with "
                 "`trusted-publishing-provider`.",
@@ -119,7 +132,7 @@ def fetch_identity_token(
         resp = said
     if resp.status_code != 200:
         raise CredentialError(
-            f"Google's metadata server at {url} answered HTTP {resp.status_code} to the "
+            f"Google's metadata server at {where} answered HTTP {resp.status_code} to the "
             "identity token request.",
             fix="Attach a service account to the machine or job that publishes; the "
             "trusted publisher on PyPI names that account's email.",
@@ -127,7 +140,7 @@ def fetch_identity_token(
     token = resp.text.strip()
     if token.count(".") != 2:
         raise CredentialError(
-            f"Google's metadata server at {url} did not answer with a token.",
+            f"Google's metadata server at {where} did not answer with a token.",
             fix="Re-run the job; if it keeps failing, check the service account attached.",
         )
     console.mask(token)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from packaging.metadata import RawMetadata
 
+from trusted_publish.console import shell_line
 from trusted_publish.dists import preflight
 from trusted_publish.dists.archives import read_sdist, read_wheel, unreadable
 from trusted_publish.dists.digests import file_digests
@@ -274,7 +275,7 @@ def collect(
             details=problems,
             fix="Fix each file as its line says (usually: rebuild it), or remove it from the "
             "folder. Nothing was uploaded. To catch this in the build job, run "
-            "`trusted-publish check <folder>` there.",
+            f"`{shell_line('trusted-publish', 'check', str(folder))}` there.",
         )
     return dists
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import ipaddress
 import platform
+import re
 import socket
 import ssl
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Optional
 from urllib.parse import urlsplit, urlunsplit
 
 from trusted_publish import __version__
@@ -44,22 +46,93 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+#: A host name (letters, digits, `-`, `_`, dots) or an IP address (IPv6 without its brackets).
+_HOST = re.compile(r"[a-z0-9._-]+|[0-9a-f:.]+")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a URL really leads: as requests prepares it and urllib3 connects."""
+
+    scheme: str
+    host: str
+    """The host urllib3 opens a connection to (an IPv6 address without brackets)."""
+    port: Optional[int]
+
+
+class UnusableURL(ValueError):
+    """Why a URL is not used (safe to print: it quotes no user info, path or query)."""
+
+
+def connect_target(url: str) -> Target:
+    """The scheme, host and port a request to `url` goes to; `UnusableURL` when it is
+    ambiguous or can't be parsed.
+
+    Parsed by the parser that sends the request: requests' `prepare_url` hands the URL to
+    urllib3's `parse_url`, and the connection goes to the host that finds, never to a
+    second opinion's: `http://10.0.0.1\\@127.0.0.1/` reads as host 127.0.0.1 to
+    `urllib.parse` and connects to 10.0.0.1. What the parsers could read differently is
+    refused outright (a backslash, white space, a control character, user info, a
+    non-ASCII host, which requests would re-spell), and the host our own code reads with
+    `urlsplit` must be the one urllib3 connects to. requests itself is not imported here
+    (`trusted-publish check` runs without it); tests/http/test_env_urls.py compares this
+    with requests' own preparation for any string. Any parser's exception becomes
+    `UnusableURL`: a boundary, not a traceback.
+    """
+    from urllib3.util import parse_url
+
+    if "\\" in url:
+        raise UnusableURL("it holds a backslash, which URL parsers read differently")
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise UnusableURL("it holds white space or a control character")
+    try:
+        ours = urlsplit(url)
+        our_host, our_port = ours.hostname, ours.port
+        user_info = ours.username is not None or ours.password is not None
+    except ValueError as exc:
+        raise UnusableURL(f"it is not a valid URL ({exc})") from None
+    if not our_host:
+        raise UnusableURL("it has no host name")
+    try:
+        # requests parses once and rebuilds the URL from the parts; the adapter parses the
+        # rebuilt one to connect. Both parses are urllib3's.
+        sent = parse_url(parse_url(url).url)
+    except Exception as exc:  # noqa: BLE001 - any failure of the parser is a refused URL
+        raise UnusableURL(f"it is not a valid URL ({type(exc).__name__})") from None
+    if sent.auth is not None or user_info:
+        # A password in a URL ends up in logs and process listings.
+        raise UnusableURL(
+            "it must not carry a user name or password; use the user and password inputs"
+        )
+    host = (sent.host or "").strip("[]").lower()
+    if not host:
+        raise UnusableURL("it has no host name")
+    if not host.isascii() or not our_host.isascii():
+        raise UnusableURL("its host name is not ASCII; spell it as it is sent (IDNA, `xn--...`)")
+    if host.startswith(("*", ".")) or not _HOST.fullmatch(host):
+        # requests percent-encodes other characters (`"` becomes `%22`) when it rebuilds
+        # the URL: the host it connects to would not be the one checked here.
+        raise UnusableURL("its host name holds characters a host name can't")
+    if our_host.lower() != host or our_port != sent.port:
+        raise UnusableURL("its host or port reads differently to different URL parsers")
+    return Target(scheme=(sent.scheme or "").lower(), host=host, port=sent.port)
+
+
 def check_url(url: str) -> str | None:
     """Why `url` may not be used to send credentials, or None when it may."""
     try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError as exc:
-        return f"it is not a valid URL ({exc})"
-    if parts.scheme not in ("https", "http"):
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        scheme = ""
+    if scheme not in ("https", "http"):
         return "it must start with https://"
-    if not host:
-        return "it has no host name"
-    if parts.username or parts.password:
-        # A password in a URL ends up in logs and process listings.
-        return "it must not carry a user name or password; use the user and password inputs"
-    if parts.scheme == "http" and not is_loopback_host(host):
+    try:
+        target = connect_target(url)
+    except UnusableURL as exc:
+        return str(exc)
+    if target.scheme not in ("https", "http"):
+        return "it must start with https://"
+    if target.scheme == "http" and not is_loopback_host(target.host):
         return (
             "plain http:// is allowed only for loopback hosts (127.0.0.1, localhost); use https://"
         )

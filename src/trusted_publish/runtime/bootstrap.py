@@ -68,8 +68,12 @@ def venv_key(lock: bytes, python: str, version: str, machine: str) -> str:
 def _run(cmd: list[str], cwd: Path) -> None:
     # The installers' own output is kept: when a hash does not match, it says which file.
     # cwd is our own folder, never the user's workspace, so no project file there (a
-    # pyproject.toml with [tool.uv], a pip.conf beside it) can steer the install.
-    subprocess.run(cmd, check=True, cwd=cwd)
+    # pyproject.toml with [tool.uv], a pip.conf beside it) can steer the install. The job's
+    # environment holds the runner's token-request bearer (every step of a job with
+    # `id-token: write` has it): the installer gets only what installing needs.
+    from trusted_publish.runtime import extras
+
+    subprocess.run(cmd, check=True, cwd=cwd, env=extras.installer_env(os.environ))
 
 
 def _pip_version() -> Optional[tuple[int, ...]]:

@@ -25,10 +25,13 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
+
+# Standard library only, like this module: the setup step can import it too.
+from trusted_publish.console import shell_line
 
 if TYPE_CHECKING:
     from trusted_publish.console import Console
@@ -42,8 +45,46 @@ RUNTIME_LOCK = REQUIREMENTS / "runtime.txt"
 MARKER = ".trusted-publish-complete"
 INSTALL_TIMEOUT = 300.0
 
-#: Never passed on to the installer's process.
-_SECRET_VARIABLES = frozenset({"TRUSTED_PUBLISH_PASSWORD", "ACTIONS_RUNTIME_TOKEN"})
+#: The only variables the installer's process gets (an allow-list: a CI's ID tokens, the
+#: runner's token-request bearer, the password, and whatever the next CI invents stay with
+#: us). What an install of hash-locked wheels needs: where programs and the user's folders
+#: are; the network's proxies and CA certificates (a corporate runner has no other way out);
+#: pip's and uv's index and caches. The index may be a mirror behind a firewall: every file
+#: must match a hash in our lock (--require-hashes, --no-deps), so where it comes from can't
+#: change what is installed. pip's and uv's other settings are not passed: none is needed to
+#: install a lock, and some would weaken it (PIP_TRUSTED_HOST turns TLS verification off).
+INSTALLER_VARIABLES = frozenset(
+    {
+        # Programs, the user's folders, temporary files, the text encoding.
+        "PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "LC_CTYPE",
+        "XDG_CACHE_HOME", "XDG_CONFIG_HOME",
+        # Windows: its own folders (pip's and uv's caches live under LOCALAPPDATA).
+        "SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", "COMSPEC", "PATHEXT", "TEMP", "TMP",
+        "USERPROFILE", "APPDATA", "LOCALAPPDATA", "PROGRAMDATA",
+        # Proxies, as curl, pip and uv read them: both spellings.
+        "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
+        "http_proxy", "https_proxy", "no_proxy", "all_proxy",
+        # Certificates of a network that inspects TLS.
+        "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "PIP_CERT", "UV_NATIVE_TLS",
+        # Where the wheels come from, and where pip and uv keep them.
+        "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_CONFIG_FILE", "PIP_CACHE_DIR",
+        "UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX", "UV_CACHE_DIR",
+    }
+)  # fmt: skip
+
+
+def installer_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment an installer runs with: `INSTALLER_VARIABLES` from `environ` (any
+    case on Windows, where names are case-insensitive), and no prompts or version talk."""
+    windows = os.name == "nt"
+
+    def fold(name: str) -> str:
+        return name.upper() if windows else name
+
+    allowed = {fold(name) for name in INSTALLER_VARIABLES}
+    env = {name: value for name, value in environ.items() if fold(name) in allowed}
+    env.update({"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"})
+    return env
 
 
 @dataclass(frozen=True)
@@ -59,7 +100,8 @@ class Extra:
     purpose: str
     """What a run installs them for, completing "Installing <packages> (hash-locked) to …"."""
     install_elsewhere: str
-    """The command that installs them into an environment that is not the action's own."""
+    """The command that installs them into an environment that is not the action's own
+    (quoted for a shell: it is shown to be copied)."""
 
 
 README = Extra(
@@ -68,7 +110,7 @@ README = Extra(
     modules=("readme_renderer.rst",),
     packages="readme-renderer",
     purpose="check the reStructuredText README as PyPI renders it",
-    install_elsewhere="pip install readme-renderer",
+    install_elsewhere=shell_line("pip", "install", "readme-renderer"),
 )
 ATTESTATIONS = Extra(
     name="attestations",
@@ -76,7 +118,7 @@ ATTESTATIONS = Extra(
     modules=("pypi_attestations", "sigstore.sign"),
     packages="sigstore and pypi-attestations",
     purpose="sign the files",
-    install_elsewhere="pip install 'trusted-publish[attestations]'",
+    install_elsewhere=shell_line("pip", "install", "trusted-publish[attestations]"),
 )
 EXTRAS = (README, ATTESTATIONS)
 #: Every lock whose packages may end up in the private venv: the runtime lock, installed by
@@ -175,14 +217,8 @@ def _install(lock: Path) -> Optional[str]:
     # Our own folder as the working directory, never the user's workspace: a pyproject.toml
     # with [tool.uv] there must not steer the install (as in the setup step). Whichever
     # installer runs, it must not stop to ask or to talk about its own version.
-    # Credentials stay with us: an installer has no use for the password or the runner's
-    # means of minting OIDC tokens.
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in _SECRET_VARIABLES and not k.startswith("ACTIONS_ID_TOKEN_")
-    }
-    env.update({"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"})
+    # Credentials stay with us: the installer gets only what installing needs.
+    env = installer_env(os.environ)
     try:
         result = subprocess.run(
             _install_command(lock),
