@@ -258,6 +258,10 @@ def raise_for_retry(reply: Reply, message: str = "") -> Reply:
     return reply
 
 
+#: How much longer a socket's read timeout is than the request's deadline (see `request`).
+_WATCHDOG_FIRST = 0.5
+
+
 def size(cap: int) -> str:
     return f"{cap // MiB} MiB" if cap >= MiB else f"{cap} bytes"
 
@@ -293,8 +297,10 @@ def request(
             stream=True,
             allow_redirects=False,
             # The read timeout bounds the wait for the headers where no watchdog runs (a
-            # session whose transport is not ours); the watchdog bounds everything else.
-            timeout=(min(CONNECT_TIMEOUT, seconds), seconds),
+            # session whose transport is not ours); the watchdog bounds everything else. It
+            # is a moment longer than the deadline, so that where the watchdog runs it is
+            # the watchdog that ends the wait, and the error names the deadline.
+            timeout=(min(CONNECT_TIMEOUT, seconds), seconds + _WATCHDOG_FIRST),
             **kwargs,
         )
         body = _read(resp, cap, watch, what)
