@@ -10,7 +10,7 @@ PYTEST_WORKERS ?= 2
 # Only the folders that exist: git does not keep an empty benchmarks/.
 PY_DIRS := $(wildcard src tests examples benchmarks)
 
-.PHONY: venv demo test lint typecheck unit bench lock fmt clean
+.PHONY: venv demo test lint typecheck unit fuzz bench lock fmt clean
 
 venv: $(STAMP)
 
@@ -34,6 +34,10 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --durations=15
+
+# The fuzz tests (hypothesis) with thousands of examples each, not `make test`'s few dozen.
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -n $(PYTEST_WORKERS) -k fuzz
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
