@@ -50,7 +50,7 @@ def discover_audience(
     url = f"{web_url}/_/oidc/audience"
     try:
         resp = transport.call(session, "GET", url, what="the audience request", policy=policy)
-    except transport.TooLarge as exc:
+    except transport.RequestFailed as exc:  # too large, or a malformed answer
         raise CredentialError(
             f"The index at {web_url}: {exc.reason}.",
             fix="Check that `repository-url` points at a PyPI-compatible index.",
@@ -113,7 +113,7 @@ def mint_token(
             request_kwargs=body,
             on_retry=transport.announce(console.info, "the mint-token request", policy),
         )
-    except transport.TooLarge as exc:
+    except transport.RequestFailed as exc:  # too large, or a malformed answer
         raise CredentialError(
             f"The index at {web_url} could not exchange the OIDC token: {exc.reason}.",
             fix=_outage_fix(index),

@@ -110,7 +110,7 @@ def fetch_oidc_token(
             request_kwargs=lambda: {"headers": headers},
             on_retry=transport.announce(console.info, "GitHub's OIDC token service", policy),
         )
-    except transport.TooLarge as exc:
+    except transport.RequestFailed as exc:  # too large, or a malformed answer
         raise CredentialError(
             f"GitHub's OIDC token service at {where}: {exc.reason}.",
             fix="Re-run the job; if it keeps failing, GitHub's service may be degraded "

@@ -102,7 +102,7 @@ def fetch_identity_token(
             request_kwargs=lambda: {"headers": {"Metadata-Flavor": "Google"}},
             on_retry=transport.announce(console.info, "Google's metadata server", policy),
         )
-    except transport.TooLarge as exc:
+    except transport.RequestFailed as exc:  # too large, or a malformed answer
         raise CredentialError(
             f"Google's metadata server at {url}: {exc.reason}.",
             fix="Re-run the job; if it keeps failing, check the service account attached.",

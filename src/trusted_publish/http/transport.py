@@ -10,7 +10,6 @@ never past its cap, so memory stays flat whatever the server sends.
 from __future__ import annotations
 
 import contextlib
-import json
 import random
 import socket
 import threading
@@ -86,8 +85,14 @@ class Reply:
             return self.content.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
-        """The body as JSON; `ValueError` when it is not."""
-        return json.loads(self.content)
+        """The body as JSON; `ValueError` when it is not (however it is not: see
+        `answers.decode_json`). A reader of one kind of answer uses `answers` instead."""
+        from trusted_publish.http.answers import ProtocolError, decode_json
+
+        try:
+            return decode_json(self.content, what="the request")
+        except ProtocolError as exc:
+            raise ValueError(exc.reason) from None
 
 
 @dataclass(frozen=True)
@@ -206,8 +211,9 @@ def call(
     """One small request, bounded, retried on connection failures, timeouts, 5xx and 429.
 
     `request_kwargs()` gives each attempt its own arguments (a token exchange sends a fresh,
-    single-use OIDC token each time). Raises `TooLarge`, or `GaveUp` when retries ran out
-    (its `last.reply` is the last answer, if one came).
+    single-use OIDC token each time). Raises `TooLarge` or `answers.ProtocolError` (both
+    `RequestFailed`), or `GaveUp` when retries ran out (its `last.reply` is the last answer,
+    if one came).
     """
 
     def attempt(_: float) -> Reply:
@@ -229,19 +235,11 @@ def call(
 
 
 def retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds: either a number of seconds or an HTTP date."""
-    import email.utils
+    """Retry-After as seconds: either a number of seconds or an HTTP date (None: absent or
+    unusable; see `answers.retry_after`)."""
+    from trusted_publish.http import answers
 
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+    return answers.retry_after(value)
 
 
 def raise_for_retry(reply: Reply, message: str = "") -> Reply:
@@ -278,7 +276,8 @@ def request(
     `what` names the request in errors ("the audience request"). The deadline runs from the
     start; with `from_answer` it runs from the moment the request's body is sent (an upload's
     body takes as long as the file needs). Redirects are never followed. Raises
-    `TransportFailed` (connection, reset, timeout, deadline) or `TooLarge`.
+    `TransportFailed` (connection, reset, timeout, deadline), `TooLarge`, or
+    `answers.ProtocolError` (a `Content-Length` that is no length).
     """
     import requests
 
@@ -315,8 +314,11 @@ def request(
 
 
 def _read(resp: requests.Response, cap: int, watch: _Watch, what: str) -> bytes:
-    length = resp.headers.get("Content-Length", "")
-    if length.isdigit() and int(length) > cap:
+    from trusted_publish.http.answers import content_length
+
+    # A length that is no number is a `ProtocolError` (an answer without framing to trust).
+    length = content_length(resp.headers, what=what)
+    if length is not None and length > cap:
         raise TooLarge(f"the answer to {what} was too large (over {size(cap)})")
     body = bytearray()
     for chunk in resp.iter_content(_CHUNK):

@@ -287,7 +287,7 @@ def _attempt(
     except transport.TransportFailed as exc:
         # Connection refused, reset mid-body, timed out: nothing final was said.
         raise Retryable(exc.reason) from None
-    except transport.TooLarge as exc:
+    except transport.RequestFailed as exc:  # too large, or a malformed answer
         error = UploadError(
             f"{sanitize_url(url)}: {exc.reason}; whether {dist.filename} landed is unknown.",
             fix="Look at the index's page for the release; re-run the job to upload what "
