@@ -81,7 +81,9 @@ class Reply:
         encoding = get_encoding_from_headers(CaseInsensitiveDict(self.headers)) or "utf-8"
         try:
             return self.content.decode(encoding, errors="replace")
-        except LookupError:  # a charset Python does not know
+        except (LookupError, UnicodeError):
+            # A charset Python does not know, or one whose codec ignores errors="replace"
+            # (`idna` raises on bytes it can't take): the body read as UTF-8 then.
             return self.content.decode("utf-8", errors="replace")
 
     def json(self) -> Any:

@@ -16,8 +16,11 @@ from enum import Enum
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Callable
 
+from pydantic import BaseModel, ConfigDict, StrictStr
+
 from trusted_publish.errors import UploadError
 from trusted_publish.http import transport
+from trusted_publish.http.answers import ProtocolError, read_json
 from trusted_publish.http.policy import sanitize_url
 from trusted_publish.http.transport import (
     GaveUp,
@@ -325,14 +328,22 @@ def _already_exists(status: int, message: str) -> bool:
 _TAG = re.compile(r"<[^>]+>")
 
 
+class _UploadAnswer(BaseModel):
+    """An index's JSON answer to an upload (warehouse answers a sentence in `message`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    message: StrictStr
+
+
 def server_message(resp: Reply) -> str:
-    """What the index said: JSON `message`, a non-standard reason phrase, or the body text."""
+    """The upload answer's one reader: what the index said, as text (its JSON `message`, a
+    non-standard reason phrase, or the body's text, tags taken out, 500 characters at most).
+    Any body at all gives a text."""
     try:
-        body = resp.json()
-        if isinstance(body, dict) and isinstance(body.get("message"), str):
-            return str(body["message"])
-    except ValueError:
-        pass
+        return read_json(resp.content, _UploadAnswer, what="the upload").message
+    except ProtocolError:
+        pass  # not JSON, or no message in it: the reason phrase or the text says it
     reason = (resp.reason or "").strip()
     try:
         standard = HTTPStatus(resp.status_code).phrase
