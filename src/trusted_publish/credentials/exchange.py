@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
@@ -216,6 +217,15 @@ def refusal_help(
 
 def _unreachable(index: Index, exc: transport.GaveUp, call: str) -> CredentialError:
     said = exc.last.reply
+    why = exc.never_opened
+    if why is not None and not why.resolved:
+        host = urlsplit(index.web_url).hostname
+        return CredentialError(
+            f"Could not reach the index: the host {host} in `repository-url` does not "
+            f"resolve: check the URL ({exc.tries} in {exc.seconds:.0f} s).",
+            fix="Correct the host name in `repository-url`. No connection was opened: "
+            "nothing was sent, and nothing was uploaded.",
+        )
     if said is None:
         return CredentialError(
             f"Could not reach the index at {index.web_url}: {exc.reason} "

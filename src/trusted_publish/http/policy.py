@@ -87,7 +87,7 @@ def describe_transport_error(exc: BaseException) -> str:
     # urllib3 wraps the OS error several layers deep (MaxRetryError → NewConnectionError →
     # ConnectionRefusedError; ProtocolError("Connection aborted.", ConnectionResetError)):
     # the one that says what happened is somewhere in the chain, as a cause or an argument.
-    chain = _chain(exc)
+    chain = exception_chain(exc)
 
     def first(*types: type[BaseException]) -> BaseException | None:
         return next((e for e in chain if isinstance(e, types)), None)
@@ -115,7 +115,7 @@ def describe_transport_error(exc: BaseException) -> str:
     return type(chain[-1]).__name__
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
+def exception_chain(exc: BaseException) -> list[BaseException]:
     """`exc` and every exception behind it, outermost first."""
     chain: list[BaseException] = []
     todo: list[BaseException] = [exc]

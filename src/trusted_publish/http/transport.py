@@ -44,6 +44,8 @@ REQUEST_TIMEOUT = 60.0
 CONNECT_TIMEOUT = 10.0
 
 _CHUNK = 64 * 1024
+#: Seconds before the one retry of an attempt that opened no connection (`NotOpened`).
+NOT_OPENED_RETRY = 1.0
 
 T = TypeVar("T")
 
@@ -58,6 +60,17 @@ class RequestFailed(Exception):
 
 class TransportFailed(RequestFailed):
     """The connection failed, timed out, was reset, or the deadline passed: may pass."""
+
+
+class NotOpened(TransportFailed):
+    """No connection ever opened: the host name does not resolve, or the connection was
+    refused. Nothing of the request was sent, so nothing of it can have arrived."""
+
+    def __init__(self, reason: str, *, resolved: bool) -> None:
+        super().__init__(reason)
+        self.resolved = resolved
+        """False: the host name did not resolve (a typo, most likely); True: it resolved
+        and the connection was refused."""
 
 
 class TooLarge(RequestFailed):
@@ -128,23 +141,44 @@ class Retryable(Exception):
     """One attempt failed in a way that another attempt may not."""
 
     def __init__(
-        self, reason: str, retry_after: float | None = None, reply: Reply | None = None
+        self,
+        reason: str,
+        retry_after: float | None = None,
+        reply: Reply | None = None,
+        *,
+        not_opened: NotOpened | None = None,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
         self.reply = reply
         """The answer that said "try again" (a 5xx or 429); None for a transport failure."""
+        self.not_opened = not_opened
+        """The attempt opened no connection (see `NotOpened`)."""
+
+    @classmethod
+    def failed(cls, exc: TransportFailed) -> Retryable:
+        """A transport failure as a reason to retry."""
+        return cls(exc.reason, not_opened=exc if isinstance(exc, NotOpened) else None)
 
 
 class GaveUp(Exception):
     """Retries are exhausted; `last` is the last attempt's failure."""
 
-    def __init__(self, last: Retryable, attempts: int, seconds: float) -> None:
+    def __init__(
+        self, last: Retryable, attempts: int, seconds: float, *, opened: bool = True
+    ) -> None:
         super().__init__(last.reason)
         self.last = last
         self.attempts = attempts
         self.seconds = seconds
+        self.opened = opened
+        """Some attempt opened a connection (False: none did, so nothing was sent)."""
+
+    @property
+    def never_opened(self) -> NotOpened | None:
+        """Why no attempt ever opened a connection; None when one did."""
+        return None if self.opened else self.last.not_opened
 
     @property
     def reason(self) -> str:
@@ -168,18 +202,33 @@ def with_retries(
     `seconds_left` is what remains of `policy.max_seconds` since the first attempt. Raises
     `GaveUp` when a retry would exceed `max_retries` or start after `max_seconds`.
     `on_retry(reason, retry, wait)` is told before each back-off.
+
+    An attempt that opened no connection (`NotOpened`: a name that does not resolve, a port
+    nothing listens on) is retried once, after `NOT_OPENED_RETRY` seconds: a blip of the
+    resolver passes by then, and a wrong URL stays wrong however long we back off.
     """
     started = clock()
     retry = 0
+    opened = False
+    not_opened = 0
     while True:
         try:
             return attempt(policy.max_seconds - (clock() - started))
         except Retryable as exc:
             retry += 1
-            wait = policy.delay(retry, exc.retry_after)
             elapsed = clock() - started
-            if retry > policy.max_retries or elapsed + wait > policy.max_seconds:
-                raise GaveUp(exc, retry, elapsed) from None
+            if exc.not_opened is None:
+                opened = True
+                wait = policy.delay(retry, exc.retry_after)
+            else:
+                not_opened += 1
+                wait = NOT_OPENED_RETRY
+            if (
+                retry > policy.max_retries
+                or elapsed + wait > policy.max_seconds
+                or (exc.not_opened is not None and not_opened > 1)
+            ):
+                raise GaveUp(exc, retry, elapsed, opened=opened) from None
             if on_retry:
                 on_retry(exc.reason, retry, wait)
             sleep(wait)
@@ -230,7 +279,7 @@ def call(
                 **request_kwargs(),
             )
         except TransportFailed as exc:
-            raise Retryable(exc.reason) from None
+            raise Retryable.failed(exc) from None
         return raise_for_retry(reply)
 
     return with_retries(policy, attempt, on_retry=on_retry)
@@ -306,6 +355,9 @@ def request(
         if watch.send_error is not None:
             # No answer came after sending failed: the sending failure is the story.
             raise TransportFailed(describe_transport_error(watch.send_error)) from None
+        unopened = never_opened(exc)
+        if unopened is not None:
+            raise NotOpened(describe_transport_error(exc), resolved=unopened) from None
         raise TransportFailed(describe_transport_error(exc)) from None
     finally:
         _local.watch = None
@@ -313,6 +365,24 @@ def request(
         if resp is not None:
             # A complete answer returns the connection to the pool; an aborted one closes it.
             resp.close()
+
+
+def never_opened(exc: BaseException) -> bool | None:
+    """For a failed request: None when a connection may have opened; otherwise whether the
+    host name resolved (False: it did not; True: it did, and the connection was refused).
+    Through a proxy, the failure may be the proxy's, not the index's: None."""
+    import requests
+
+    from trusted_publish.http.policy import exception_chain
+
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return None
+    chain = exception_chain(exc)
+    if any(isinstance(e, socket.gaierror) for e in chain):
+        return False
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return True
+    return None
 
 
 def _read(resp: requests.Response, cap: int, watch: _Watch, what: str) -> bytes:

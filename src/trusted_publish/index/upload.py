@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Callable
+from urllib.parse import SplitResult, urlsplit
 
 from pydantic import BaseModel, ConfigDict, StrictStr
 
@@ -252,6 +253,8 @@ def send(
             sleep=sleep,
         )
     except GaveUp as exc:
+        if exc.never_opened is not None:
+            raise not_sent(dist, url, exc.never_opened, exc) from None
         error = UploadError(
             f"Uploading {dist.filename} to {sanitize_url(url)} failed after {exc.tries} "
             f"in {exc.seconds:.0f} s: {exc.reason}.",
@@ -261,6 +264,40 @@ def send(
         # The body may have reached the index with the answer lost: not known to be absent.
         error.maybe_landed = True
         raise error from None
+
+
+def not_sent(
+    dist: Distribution, url: str, why: transport.NotOpened, gave_up: GaveUp
+) -> UploadError:
+    """No connection ever opened for `dist`: nothing was sent, and the fix is the URL (not a
+    later re-run: a host that does not resolve now will not resolve then)."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    tried = f"{gave_up.tries} in {gave_up.seconds:.0f} s"
+    if not why.resolved:
+        error = UploadError(
+            f"{dist.filename} was not sent: the host {host} in `repository-url` does not "
+            f"resolve: check the URL ({tried}).",
+            fix=f"Correct the host name in `repository-url` ({sanitize_url(url)}). No "
+            "connection was opened, so nothing reached any index.",
+        )
+    else:
+        error = UploadError(
+            f"{dist.filename} was not sent: {host} refused the connection to port "
+            f"{_port(parts)} ({tried}).",
+            fix=f"Check the host and port in `repository-url` ({sanitize_url(url)}), and "
+            "that the index runs there. No connection was opened, so nothing reached it.",
+        )
+    error.never_sent = True
+    return error
+
+
+def _port(parts: SplitResult) -> str:
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return str(port or (443 if parts.scheme == "https" else 80))
 
 
 def _attempt(
@@ -289,7 +326,7 @@ def _attempt(
         )
     except transport.TransportFailed as exc:
         # Connection refused, reset mid-body, timed out: nothing final was said.
-        raise Retryable(exc.reason) from None
+        raise Retryable.failed(exc) from None
     except transport.RequestFailed as exc:  # too large, or a malformed answer
         error = UploadError(
             f"{sanitize_url(url)}: {exc.reason}; whether {dist.filename} landed is unknown.",
