@@ -325,3 +325,26 @@ def test_after_the_upload_no_answer_turns_a_published_release_into_a_failure(
         # "Verified" only when the answer did list our digest.
         assert sha256.encode() in read_back.body
         assert run.code == 0
+
+
+def test_the_after_upload_boundary_warns_and_lets_only_a_signal_through() -> None:
+    from trusted_publish.console import Console
+    from trusted_publish.errors import Interrupted
+    from trusted_publish.publish import only_a_warning
+
+    said = io.StringIO()
+    console = Console(env={}, out=said, err=said)
+
+    def broken() -> int:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    assert only_a_warning(console, "writing the job summary", broken) is None
+    assert "Something went wrong while writing the job summary (RecursionError" in said.getvalue()
+    assert "It does not change the run's result." in said.getvalue()
+    assert only_a_warning(console, "reading", lambda: 7) == 7
+
+    def signalled() -> None:
+        raise Interrupted(15)
+
+    with pytest.raises(Interrupted):
+        only_a_warning(console, "reading", signalled)
