@@ -17,7 +17,8 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
-from trusted_publish.http.transport import RequestFailed
+# Re-exported: the readers of each kind of answer raise it, their callers catch it from here.
+from trusted_publish.http.failures import ProtocolError as ProtocolError  # noqa: PLC0414
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -37,15 +38,6 @@ _ASCII_DIGITS = frozenset("0123456789")
 #: The white space HTTP allows around a field value (RFC 9110, 5.5): not `str.strip()`'s,
 #: which also takes Unicode spaces no HTTP parser does.
 _OWS = " \t"
-
-
-class ProtocolError(RequestFailed):
-    """An answer that does not say what its protocol lets it say: a malformed header, a
-    body that is not the JSON (or HTML) expected. `reason` says which, in words safe to
-    print (never the server's text in full, never a credential).
-
-    A `RequestFailed`: whoever treats "no usable answer" as such treats this as one too.
-    """
 
 
 def header_number(value: str, *, header: str, what: str, maximum: int) -> int:

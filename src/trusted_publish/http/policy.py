@@ -80,6 +80,22 @@ def sanitize_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+def never_opened(exc: BaseException) -> bool | None:
+    """For a failed request: None when a connection may have opened; otherwise whether the
+    host name resolved (False: it did not; True: it did, and the connection was refused).
+    Through a proxy, the failure may be the proxy's, not the index's: None."""
+    import requests
+
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return None
+    chain = exception_chain(exc)
+    if any(isinstance(e, socket.gaierror) for e in chain):
+        return False
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return True
+    return None
+
+
 def describe_transport_error(exc: BaseException) -> str:
     """A short reason for a failed connection, without the URL urllib3 puts in its messages."""
     import http.client

@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
-from trusted_publish.http.policy import describe_transport_error, user_agent
+from trusted_publish.http.answers import ProtocolError, content_length, decode_json, retry_after
+
+# Re-exported: every caller catches these as `transport.<name>`.
+from trusted_publish.http.failures import NotOpened as NotOpened  # noqa: PLC0414
+from trusted_publish.http.failures import RequestFailed as RequestFailed  # noqa: PLC0414
+from trusted_publish.http.failures import TooLarge as TooLarge  # noqa: PLC0414
+from trusted_publish.http.failures import TransportFailed as TransportFailed  # noqa: PLC0414
+from trusted_publish.http.policy import describe_transport_error, never_opened, user_agent
 
 if TYPE_CHECKING:
     import requests
@@ -50,33 +57,6 @@ NOT_OPENED_RETRY = 1.0
 T = TypeVar("T")
 
 
-class RequestFailed(Exception):
-    """No usable answer: `reason` says why, in words safe to print (no URL, no credential)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class TransportFailed(RequestFailed):
-    """The connection failed, timed out, was reset, or the deadline passed: may pass."""
-
-
-class NotOpened(TransportFailed):
-    """No connection ever opened: the host name does not resolve, or the connection was
-    refused. Nothing of the request was sent, so nothing of it can have arrived."""
-
-    def __init__(self, reason: str, *, resolved: bool) -> None:
-        super().__init__(reason)
-        self.resolved = resolved
-        """False: the host name did not resolve (a typo, most likely); True: it resolved
-        and the connection was refused."""
-
-
-class TooLarge(RequestFailed):
-    """The answer was larger than its cap: reading stopped there."""
-
-
 @dataclass(frozen=True)
 class Reply:
     """A complete answer, read within its cap: what callers used of `requests.Response`."""
@@ -102,8 +82,6 @@ class Reply:
     def json(self) -> Any:
         """The body as JSON; `ValueError` when it is not (however it is not: see
         `answers.decode_json`). A reader of one kind of answer uses `answers` instead."""
-        from trusted_publish.http.answers import ProtocolError, decode_json
-
         try:
             return decode_json(self.content, what="the request")
         except ProtocolError as exc:
@@ -285,14 +263,6 @@ def call(
     return with_retries(policy, attempt, on_retry=on_retry)
 
 
-def retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds: either a number of seconds or an HTTP date (None: absent or
-    unusable; see `answers.retry_after`)."""
-    from trusted_publish.http import answers
-
-    return answers.retry_after(value)
-
-
 def raise_for_retry(reply: Reply, message: str = "") -> Reply:
     """`reply`, or `Retryable` when it is a 5xx or 429: an answer that may differ next time.
 
@@ -367,27 +337,7 @@ def request(
             resp.close()
 
 
-def never_opened(exc: BaseException) -> bool | None:
-    """For a failed request: None when a connection may have opened; otherwise whether the
-    host name resolved (False: it did not; True: it did, and the connection was refused).
-    Through a proxy, the failure may be the proxy's, not the index's: None."""
-    import requests
-
-    from trusted_publish.http.policy import exception_chain
-
-    if isinstance(exc, requests.exceptions.ProxyError):
-        return None
-    chain = exception_chain(exc)
-    if any(isinstance(e, socket.gaierror) for e in chain):
-        return False
-    if any(isinstance(e, ConnectionRefusedError) for e in chain):
-        return True
-    return None
-
-
 def _read(resp: requests.Response, cap: int, watch: _Watch, what: str) -> bytes:
-    from trusted_publish.http.answers import content_length
-
     # A length that is no number is a `ProtocolError` (an answer without framing to trust).
     length = content_length(resp.headers, what=what)
     if length is not None and length > cap:
