@@ -27,7 +27,12 @@ from support.twine import twine_capture as _twine_capture
 # thousands of random examples per test, failures kept in the example database and replayed.
 # No deadline in either: two shared cores make a single example's time meaningless.
 settings.register_profile(
-    "default", max_examples=100, deadline=None, derandomize=True, database=None
+    "default",
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile(
     "fuzz",

@@ -152,7 +152,7 @@ def _internal_error(exc: BaseException) -> str:
 def _run_publish(flags: dict[str, Any], console: Console, env: Mapping[str, str]) -> int:
     from trusted_publish.http.policy import TOKEN_USER
     from trusted_publish.inputs import env_name, load_inputs
-    from trusted_publish.publish import publish
+    from trusted_publish.publish import only_a_warning, publish
     from trusted_publish.report import Report
     from trusted_publish.runtime.signals import StopRequest, stop_on_signals
 
@@ -191,7 +191,10 @@ def _run_publish(flags: dict[str, Any], console: Console, env: Mapping[str, str]
             stop.raise_at_once = False
             if report.error is not None:
                 report.stopped()
-            report.write(console)
+            # Whatever goes wrong while writing them is a warning: the run's result stands.
+            only_a_warning(
+                console, "writing the outputs and the job summary", lambda: report.write(console)
+            )
     return 0
 
 

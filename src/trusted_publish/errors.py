@@ -81,6 +81,9 @@ class UploadError(PublishError):
     #: The file may be on the index although we have no answer saying so (the connection
     #: failed, or 5xx, after the body was sent); False: the index answered with a refusal.
     maybe_landed = False
+    #: No connection to the index ever opened for the file (a host name that does not
+    #: resolve, a refused connection): nothing of it was sent, so it is "not started".
+    never_sent = False
 
 
 class VerificationError(UploadError):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Callable, Optional, TypeVar
 
 from trusted_publish.credentials import attestations
 from trusted_publish.credentials.credential import (
@@ -30,7 +30,7 @@ from trusted_publish.credentials.credential import (
 )
 from trusted_publish.dists.digests import file_digests
 from trusted_publish.dists.discover import Distribution, collect, describe
-from trusted_publish.errors import PublishError
+from trusted_publish.errors import Interrupted, PublishError
 from trusted_publish.http.transport import RetryPolicy, make_session
 from trusted_publish.index.listing import Lookup, triage
 from trusted_publish.index.scheduler import Status, UploadRun, UploadSettings, UploadTarget
@@ -42,6 +42,8 @@ from trusted_publish.index.verify import (
 )
 from trusted_publish.report import Report
 from trusted_publish.runtime.signals import StopRequest
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from trusted_publish.console import Console
@@ -255,31 +257,56 @@ class _Run:
         """The index serves every landed file with our bytes; then, for the files uploaded
         with attestations now, their provenance."""
         report = self.report
+        console = self.console
         with (
-            self.console.group(f"Checking that {self.index.name} serves every file"),
+            console.group(f"Checking that {self.index.name} serves every file"),
             self._timed("verification"),
         ):
-            checked = verify_listing(published, lookup, policy=policy, console=self.console)
-            for dist in published:
-                report.verify_result(dist, checked.files[dist.filename])
-            if checked.error is not None:
-                raise checked.error
-            attested = [
-                d
-                for d in published
-                if checked.files[d.filename] is Verified.YES
-                and d.filename in made
-                and self.landed.get(d.filename) is Status.UPLOADED
-            ]
-            provenance = verify_provenance(
-                self.session,
-                self.index,
-                attested,
-                publisher=publisher,
-                console=self.console,
+            checked = only_a_warning(
+                console,
+                "reading the index's listing back",
+                lambda: verify_listing(published, lookup, policy=policy, console=console),
             )
-            for dist in attested:
-                report.provenance_result(dist, provenance[dist.filename])
+            if checked is None:
+                for dist in published:
+                    report.verify_result(dist, Verified.NOT_CHECKED)
+                return
+            for dist in published:
+                report.verify_result(dist, checked.files.get(dist.filename, Verified.NOT_CHECKED))
+            if checked.error is not None:
+                # The one failure after the uploads: the index does not serve a file as sent.
+                raise checked.error
+            files = checked.files
+            only_a_warning(
+                console,
+                "reading the provenance back",
+                lambda: self._verify_provenance(published, files, made, publisher),
+            )
+
+    def _verify_provenance(
+        self,
+        published: list[Distribution],
+        files: Mapping[str, Verified],
+        made: Mapping[str, str],
+        publisher: Optional[dict[str, str]],
+    ) -> None:
+        report = self.report
+        attested = [
+            d
+            for d in published
+            if files.get(d.filename) is Verified.YES
+            and d.filename in made
+            and self.landed.get(d.filename) is Status.UPLOADED
+        ]
+        provenance = verify_provenance(
+            self.session,
+            self.index,
+            attested,
+            publisher=publisher,
+            console=self.console,
+        )
+        for dist in attested:
+            report.provenance_result(dist, provenance[dist.filename])
 
     @contextmanager
     def _timed(self, stage: str) -> Iterator[None]:
@@ -288,6 +315,25 @@ class _Run:
             yield
         finally:
             self.report.timed(stage, time.monotonic() - started)
+
+
+def only_a_warning(console: Console, doing: str, step: Callable[[], T]) -> Optional[T]:
+    """The after-upload boundary (a finished release stays finished): `step()`, and
+    whatever goes wrong in it is said as a warning (None returned); the run's result
+    stands. Only a signal's `Interrupted` passes; a file the index does not serve is
+    raised outside it."""
+    try:
+        return step()
+    except Interrupted:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the boundary: nothing here may fail the run
+        said = str(exc)[:200]
+        console.warning(
+            f"Something went wrong while {doing} ({type(exc).__name__}"
+            f"{': ' + said if said else ''}). It does not change the run's result.",
+            title="trusted-publish: after the upload",
+        )
+        return None
 
 
 def _print_hashes(dists: list[Distribution], console: Console) -> None:

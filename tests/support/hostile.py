@@ -65,6 +65,9 @@ class Behaviour:
     """Answer ok this many times first, then behave."""
     headers: tuple[tuple[str, str], ...] = ()
     """Extra headers for a `status` answer (`Retry-After`, ...)."""
+    length: Optional[str] = None
+    """status: the Content-Length header sent instead of the body's length (any text, `²`
+    included); the connection closes after the body."""
     declared: bool = True
     """huge and drip: say the body's length (False: no Content-Length, the body ends when
     the connection closes, so only a reader that counts can stop it)."""
@@ -192,7 +195,12 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == "status":
             self.send_response(behaviour.status)
             self.send_header("Content-Type", behaviour.content_type)
-            self.send_header("Content-Length", str(len(behaviour.body)))
+            if behaviour.length is None:
+                self.send_header("Content-Length", str(len(behaviour.body)))
+            else:
+                self.send_header("Content-Length", behaviour.length)
+                self.send_header("Connection", "close")
+                self.close_connection = True
             for name, value in behaviour.headers:
                 self.send_header(name, value)
             self.end_headers()
@@ -369,6 +377,15 @@ class HostileIndex:
     @property
     def repository_url(self) -> str:
         return f"{self.url}/legacy/"
+
+    def reset(self) -> None:
+        """Forget every behaviour and every file, as a new server would (a property test
+        runs many examples against one server)."""
+        with self._server.state.lock:
+            self._server.state.behaviours.clear()
+            self._server.state.landed.clear()
+            self._server.state.received.clear()
+            self._server.state.requests.clear()
 
     def token_lifetime(self, seconds: float) -> None:
         """Minted upload tokens expire `seconds` after minting (PyPI: 900)."""

@@ -8,7 +8,7 @@ itself.
 from __future__ import annotations
 
 import base64
-import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -16,13 +16,25 @@ if TYPE_CHECKING:
     from trusted_publish.index.target import Index
 
 
+#: A compact JWS (RFC 7515, 7.1): three base64url segments, the signature maybe empty.
+_JWT = re.compile(r"[A-Za-z0-9_=-]+\.[A-Za-z0-9_=-]+\.[A-Za-z0-9_=-]*")
+
+
+def is_jwt(text: str) -> bool:
+    """Whether `text` has a JWT's shape: what a token service's answer must hold."""
+    return _JWT.fullmatch(text) is not None
+
+
 def unverified_claims(token: str) -> dict[str, Any]:
-    """The JWT's payload, decoded without checking the signature: for diagnostics only."""
+    """The JWT's payload, decoded without checking the signature: for diagnostics only.
+    Whatever the token holds, a dict (empty when there is no payload to read)."""
+    from trusted_publish.http.answers import ProtocolError, decode_json
+
     try:
         payload = token.split(".")[1]
         padded = payload + "=" * (-len(payload) % 4)
-        claims = json.loads(base64.urlsafe_b64decode(padded))
-    except (IndexError, ValueError):
+        claims = decode_json(base64.urlsafe_b64decode(padded), what="the token")
+    except (IndexError, ValueError, ProtocolError):  # binascii.Error is a ValueError
         return {}
     return claims if isinstance(claims, dict) else {}
 

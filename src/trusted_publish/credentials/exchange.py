@@ -9,16 +9,21 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from trusted_publish.credentials import github, gitlab, google
 from trusted_publish.credentials.claims import publisher_kind, unverified_claims
 from trusted_publish.credentials.github import DEFAULT_POLICY
 from trusted_publish.errors import CredentialError
 from trusted_publish.http import transport
+from trusted_publish.http.answers import ProtocolError, json_object, parse_model
 from trusted_publish.http.policy import TOKEN_USER
 from trusted_publish.http.transport import Reply, RetryPolicy
 
@@ -50,7 +55,7 @@ def discover_audience(
     url = f"{web_url}/_/oidc/audience"
     try:
         resp = transport.call(session, "GET", url, what="the audience request", policy=policy)
-    except transport.TooLarge as exc:
+    except transport.RequestFailed as exc:  # too large, or a malformed answer
         raise CredentialError(
             f"The index at {web_url}: {exc.reason}.",
             fix="Check that `repository-url` points at a PyPI-compatible index.",
@@ -70,14 +75,14 @@ def discover_audience(
             fix="Wait until the index turns it back on, or publish with an API token "
             "passed as the `password` input.",
         )
-    audience = _json(resp).get("audience") if resp.status_code == 200 else None
-    if not isinstance(audience, str) or not audience:
+    try:
+        return read_audience(resp)
+    except ProtocolError:
         raise CredentialError(
             f"The index at {web_url} answered the audience request with HTTP "
             f"{resp.status_code} and no audience.",
             fix="Check that `repository-url` points at a PyPI-compatible index.",
-        )
-    return audience
+        ) from None
 
 
 def mint_token(
@@ -113,7 +118,7 @@ def mint_token(
             request_kwargs=body,
             on_retry=transport.announce(console.info, "the mint-token request", policy),
         )
-    except transport.TooLarge as exc:
+    except transport.RequestFailed as exc:  # too large, or a malformed answer
         raise CredentialError(
             f"The index at {web_url} could not exchange the OIDC token: {exc.reason}.",
             fix=_outage_fix(index),
@@ -121,16 +126,13 @@ def mint_token(
     except transport.GaveUp as exc:
         raise _unreachable(index, exc, "POST /_/oidc/mint-token") from None
     oidc_jwt = sent["jwt"]
-    body_json = _json(resp)
-    token = body_json.get("token")
-    if resp.status_code == 200 and isinstance(token, str) and token:
-        console.mask(token, basic_user=TOKEN_USER)
-        expires = body_json.get("expires")
+    answer = read_mint(resp)
+    if answer.token is not None:
+        console.mask(answer.token, basic_user=TOKEN_USER)
         # An index that does not say assumes PyPI's 15 minutes.
-        when = float(expires) if isinstance(expires, (int, float)) else time.time() + 900
-        return UploadToken(value=token, expires=when)
-    errors = body_json.get("errors")
-    if not (400 <= resp.status_code < 500 and isinstance(errors, list) and errors):
+        when = answer.expires if answer.expires is not None else time.time() + 900
+        return UploadToken(value=answer.token, expires=when)
+    if answer.refusals is None:
         # Only a refusal in warehouse's words (a 4xx with an `errors` list) is about the
         # publisher; an HTML page, an empty or garbled answer is the index failing.
         raise CredentialError(
@@ -139,10 +141,10 @@ def mint_token(
             "problem with your trusted publisher.",
             fix=_outage_fix(index),
         )
-    reasons = [
-        f"{e.get('code', '?')}: {e.get('description', '')}" for e in errors if isinstance(e, dict)
-    ] or [f"HTTP {resp.status_code}: {_message(resp) or 'no explanation given'}"]
-    codes = [str(e.get("code")) for e in errors if isinstance(e, dict)]
+    reasons = [f"{code}: {description}" for code, description in answer.refusals] or [
+        f"HTTP {resp.status_code}: {_message(resp) or 'no explanation given'}"
+    ]
+    codes = [code for code, _ in answer.refusals]
     help_lines, fix = refusal_help(
         unverified_claims(oidc_jwt), codes, index, projects, "\n".join(reasons)
     )
@@ -215,6 +217,15 @@ def refusal_help(
 
 def _unreachable(index: Index, exc: transport.GaveUp, call: str) -> CredentialError:
     said = exc.last.reply
+    why = exc.never_opened
+    if why is not None and not why.resolved:
+        host = urlsplit(index.web_url).hostname
+        return CredentialError(
+            f"Could not reach the index: the host {host} in `repository-url` does not "
+            f"resolve: check the URL ({exc.tries} in {exc.seconds:.0f} s).",
+            fix="Correct the host name in `repository-url`. No connection was opened: "
+            "nothing was sent, and nothing was uploaded.",
+        )
     if said is None:
         return CredentialError(
             f"Could not reach the index at {index.web_url}: {exc.reason} "
@@ -241,7 +252,7 @@ def _what_came(resp: Reply) -> str:
         return f"HTTP {resp.status_code} with an HTML page"
     if not resp.content:
         return f"HTTP {resp.status_code} with an empty body"
-    if not _json(resp):
+    if not _json_body(resp):
         return f"HTTP {resp.status_code} with a body that is not JSON"
     return f"HTTP {resp.status_code} {_message(resp)}".rstrip()
 
@@ -261,14 +272,98 @@ def burn_token(session: requests.Session, index: Index, token: str, *, seconds: 
     return reply.status_code
 
 
-def _json(resp: Reply) -> dict[str, Any]:
+# --- the answers, each read at one boundary into a typed value -----------------------------
+
+
+class _Answer(BaseModel):
+    """What warehouse's OIDC views answer, any of them (warehouse/oidc/views.py): fields of
+    another type make the whole answer one that is not warehouse's."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    audience: Optional[StrictStr] = None
+    token: Optional[StrictStr] = Field(default=None, repr=False)
+    expires: Optional[float] = None
+    errors: Optional[list[Any]] = None
+    message: Optional[StrictStr] = None
+
+    @field_validator("expires", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> Optional[float]:
+        # A time we can't use is no time: the caller assumes PyPI's 15 minutes.
+        if not isinstance(value, (int, float)):
+            return None
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            return None
+        return seconds if math.isfinite(seconds) else None
+
+
+class _Refusal(BaseModel):
+    """One of warehouse's reasons for refusing a token: `{"code": ..., "description": ...}`."""
+
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+    code: str = "?"
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class MintAnswer:
+    """The mint-token endpoint's answer, read."""
+
+    token: Optional[str] = field(default=None, repr=False)
+    """The upload token: a 200 with a non-empty `token` (None otherwise)."""
+    expires: Optional[float] = None
+    refusals: Optional[list[tuple[str, str]]] = None
+    """(code, description) of each reason, when the answer is a refusal in warehouse's
+    words: a 4xx with a non-empty `errors` list (None otherwise: the index failing)."""
+
+
+def read_audience(resp: Reply) -> str:
+    """The audience-endpoint's answer: the audience; `ProtocolError` when it names none."""
+    answer = _answer(resp, "the audience request")
+    if resp.status_code != 200 or not answer.audience:
+        raise ProtocolError(f"HTTP {resp.status_code} and no audience")
+    return answer.audience
+
+
+def read_mint(resp: Reply) -> MintAnswer:
+    """The mint-token endpoint's answer: the token, warehouse's reasons, or neither."""
     try:
-        body = resp.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+        answer = _answer(resp, "the mint-token request")
+    except ProtocolError:
+        return MintAnswer()
+    if resp.status_code == 200 and answer.token:
+        return MintAnswer(token=answer.token, expires=answer.expires)
+    if 400 <= resp.status_code < 500 and answer.errors:
+        refusals: list[tuple[str, str]] = []
+        for item in answer.errors:
+            try:
+                refusal = parse_model(_Refusal, item, what="the mint-token request")
+            except ProtocolError:
+                continue  # not a reason we can read: the others still tell
+            refusals.append((refusal.code, refusal.description))
+        return MintAnswer(refusals=refusals)
+    return MintAnswer()
+
+
+def _answer(resp: Reply, what: str) -> _Answer:
+    """`resp`'s body as one of warehouse's OIDC answers, or `ProtocolError`."""
+    return parse_model(_Answer, json_object(resp.content, what=what), what=what)
+
+
+def _json_body(resp: Reply) -> Optional[dict[str, Any]]:
+    """The body as a JSON object, None when it is none."""
+    try:
+        return json_object(resp.content, what="the request")
+    except ProtocolError:
+        return None
 
 
 def _message(resp: Reply) -> str:
-    msg = _json(resp).get("message")
-    return msg if isinstance(msg, str) else ""
+    try:
+        return _answer(resp, "the request").message or ""
+    except ProtocolError:
+        return ""

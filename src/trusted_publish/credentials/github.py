@@ -20,11 +20,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import quote, urlencode
 
-from trusted_publish.credentials.claims import publisher_lines
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+from trusted_publish.credentials.claims import is_jwt, publisher_lines
 from trusted_publish.errors import CredentialError
 from trusted_publish.http import transport
+from trusted_publish.http.answers import ProtocolError
+from trusted_publish.http.answers import read_json as json_answer
 from trusted_publish.http.policy import check_url, sanitize_url
-from trusted_publish.http.transport import RetryPolicy
+from trusted_publish.http.transport import Reply, RetryPolicy
 
 if TYPE_CHECKING:
     import requests
@@ -118,7 +122,7 @@ def fetch_oidc_token(
             request_kwargs=lambda: {"headers": headers},
             on_retry=transport.announce(console.info, "GitHub's OIDC token service", policy),
         )
-    except transport.TooLarge as exc:
+    except transport.RequestFailed as exc:  # too large, or a malformed answer
         raise CredentialError(
             f"GitHub's OIDC token service at {where}: {exc.reason}.",
             fix="Re-run the job; if it keeps failing, GitHub's service may be degraded "
@@ -140,15 +144,29 @@ def fetch_oidc_token(
             fix="Check that the job has `permissions: id-token: write`; re-run the job if it does.",
         )
     try:
-        token = resp.json()["value"]
-        if not isinstance(token, str) or token.count(".") != 2:
-            raise ValueError
-    except (ValueError, KeyError, TypeError):
+        token = read_oidc_token(resp)
+    except ProtocolError:
         raise CredentialError(
             f"GitHub's OIDC token service at {where} did not answer with a token.",
             fix="Re-run the job; if it keeps failing, GitHub's service may be degraded.",
         ) from None
     console.mask(token)
+    return token
+
+
+class _TokenAnswer(BaseModel):
+    """The runner's token service's answer: `{"value": "<JWT>", ...}`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    value: StrictStr = Field(repr=False)
+
+
+def read_oidc_token(resp: Reply) -> str:
+    """The token service's answer: the OIDC token; `ProtocolError` when it holds none."""
+    token = json_answer(resp.content, _TokenAnswer, what="the OIDC token request").value
+    if not is_jwt(token):
+        raise ProtocolError("the answer to the OIDC token request holds no JWT")
     return token
 
 
@@ -184,7 +202,7 @@ def _event(env: Mapping[str, str]) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested too deep
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from trusted_publish.console import untrusted
-from trusted_publish.credentials.claims import publisher_lines
+from trusted_publish.credentials.claims import is_jwt, publisher_lines
 from trusted_publish.errors import CredentialError
 from trusted_publish.http import transport
+from trusted_publish.http.answers import ProtocolError
 from trusted_publish.http.policy import UnusableURL, connect_target, is_loopback_host
-from trusted_publish.http.transport import RetryPolicy
+from trusted_publish.http.transport import Reply, RetryPolicy
 
 if TYPE_CHECKING:
     import requests
@@ -115,7 +116,7 @@ def fetch_identity_token(
             request_kwargs=lambda: {"headers": {"Metadata-Flavor": "Google"}},
             on_retry=transport.announce(console.info, "Google's metadata server", policy),
         )
-    except transport.TooLarge as exc:
+    except transport.RequestFailed as exc:  # too large, or a malformed answer
         raise CredentialError(
             f"Google's metadata server at {where}: {exc.reason}.",
             fix="Re-run the job; if it keeps failing, check the service account attached.",
@@ -137,13 +138,26 @@ def fetch_identity_token(
             fix="Attach a service account to the machine or job that publishes; the "
             "trusted publisher on PyPI names that account's email.",
         )
-    token = resp.text.strip()
-    if token.count(".") != 2:
+    try:
+        token = read_identity_token(resp)
+    except ProtocolError:
         raise CredentialError(
             f"Google's metadata server at {where} did not answer with a token.",
             fix="Re-run the job; if it keeps failing, check the service account attached.",
-        )
+        ) from None
     console.mask(token)
+    return token
+
+
+def read_identity_token(resp: Reply) -> str:
+    """The metadata server's answer (the token as plain text): the ID token;
+    `ProtocolError` when it holds none."""
+    try:
+        token = resp.content.decode("ascii").strip(" \t\r\n")
+    except UnicodeDecodeError:
+        raise ProtocolError("the answer to the identity token request is not ASCII") from None
+    if not is_jwt(token):
+        raise ProtocolError("the answer to the identity token request holds no JWT")
     return token
 
 

@@ -153,6 +153,22 @@ def sanitize_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+def never_opened(exc: BaseException) -> bool | None:
+    """For a failed request: None when a connection may have opened; otherwise whether the
+    host name resolved (False: it did not; True: it did, and the connection was refused).
+    Through a proxy, the failure may be the proxy's, not the index's: None."""
+    import requests
+
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return None
+    chain = exception_chain(exc)
+    if any(isinstance(e, socket.gaierror) for e in chain):
+        return False
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return True
+    return None
+
+
 def describe_transport_error(exc: BaseException) -> str:
     """A short reason for a failed connection, without the URL urllib3 puts in its messages."""
     import http.client
@@ -160,7 +176,7 @@ def describe_transport_error(exc: BaseException) -> str:
     # urllib3 wraps the OS error several layers deep (MaxRetryError → NewConnectionError →
     # ConnectionRefusedError; ProtocolError("Connection aborted.", ConnectionResetError)):
     # the one that says what happened is somewhere in the chain, as a cause or an argument.
-    chain = _chain(exc)
+    chain = exception_chain(exc)
 
     def first(*types: type[BaseException]) -> BaseException | None:
         return next((e for e in chain if isinstance(e, types)), None)
@@ -188,7 +204,7 @@ def describe_transport_error(exc: BaseException) -> str:
     return type(chain[-1]).__name__
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
+def exception_chain(exc: BaseException) -> list[BaseException]:
     """`exc` and every exception behind it, outermost first."""
     chain: list[BaseException] = []
     todo: list[BaseException] = [exc]

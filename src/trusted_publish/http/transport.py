@@ -10,7 +10,6 @@ never past its cap, so memory stays flat whatever the server sends.
 from __future__ import annotations
 
 import contextlib
-import json
 import random
 import socket
 import threading
@@ -20,7 +19,14 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
-from trusted_publish.http.policy import describe_transport_error, user_agent
+from trusted_publish.http.answers import ProtocolError, content_length, decode_json, retry_after
+
+# Re-exported: every caller catches these as `transport.<name>`.
+from trusted_publish.http.failures import NotOpened as NotOpened  # noqa: PLC0414
+from trusted_publish.http.failures import RequestFailed as RequestFailed  # noqa: PLC0414
+from trusted_publish.http.failures import TooLarge as TooLarge  # noqa: PLC0414
+from trusted_publish.http.failures import TransportFailed as TransportFailed  # noqa: PLC0414
+from trusted_publish.http.policy import describe_transport_error, never_opened, user_agent
 
 if TYPE_CHECKING:
     import requests
@@ -45,24 +51,10 @@ REQUEST_TIMEOUT = 60.0
 CONNECT_TIMEOUT = 10.0
 
 _CHUNK = 64 * 1024
+#: Seconds before the one retry of an attempt that opened no connection (`NotOpened`).
+NOT_OPENED_RETRY = 1.0
 
 T = TypeVar("T")
-
-
-class RequestFailed(Exception):
-    """No usable answer: `reason` says why, in words safe to print (no URL, no credential)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class TransportFailed(RequestFailed):
-    """The connection failed, timed out, was reset, or the deadline passed: may pass."""
-
-
-class TooLarge(RequestFailed):
-    """The answer was larger than its cap: reading stopped there."""
 
 
 @dataclass(frozen=True)
@@ -82,12 +74,18 @@ class Reply:
         encoding = get_encoding_from_headers(CaseInsensitiveDict(self.headers)) or "utf-8"
         try:
             return self.content.decode(encoding, errors="replace")
-        except LookupError:  # a charset Python does not know
+        except (LookupError, UnicodeError):
+            # A charset Python does not know, or one whose codec ignores errors="replace"
+            # (`idna` raises on bytes it can't take): the body read as UTF-8 then.
             return self.content.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
-        """The body as JSON; `ValueError` when it is not."""
-        return json.loads(self.content)
+        """The body as JSON; `ValueError` when it is not (however it is not: see
+        `answers.decode_json`). A reader of one kind of answer uses `answers` instead."""
+        try:
+            return decode_json(self.content, what="the request")
+        except ProtocolError as exc:
+            raise ValueError(exc.reason) from None
 
 
 @dataclass(frozen=True)
@@ -121,23 +119,44 @@ class Retryable(Exception):
     """One attempt failed in a way that another attempt may not."""
 
     def __init__(
-        self, reason: str, retry_after: float | None = None, reply: Reply | None = None
+        self,
+        reason: str,
+        retry_after: float | None = None,
+        reply: Reply | None = None,
+        *,
+        not_opened: NotOpened | None = None,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
         self.reply = reply
         """The answer that said "try again" (a 5xx or 429); None for a transport failure."""
+        self.not_opened = not_opened
+        """The attempt opened no connection (see `NotOpened`)."""
+
+    @classmethod
+    def failed(cls, exc: TransportFailed) -> Retryable:
+        """A transport failure as a reason to retry."""
+        return cls(exc.reason, not_opened=exc if isinstance(exc, NotOpened) else None)
 
 
 class GaveUp(Exception):
     """Retries are exhausted; `last` is the last attempt's failure."""
 
-    def __init__(self, last: Retryable, attempts: int, seconds: float) -> None:
+    def __init__(
+        self, last: Retryable, attempts: int, seconds: float, *, opened: bool = True
+    ) -> None:
         super().__init__(last.reason)
         self.last = last
         self.attempts = attempts
         self.seconds = seconds
+        self.opened = opened
+        """Some attempt opened a connection (False: none did, so nothing was sent)."""
+
+    @property
+    def never_opened(self) -> NotOpened | None:
+        """Why no attempt ever opened a connection; None when one did."""
+        return None if self.opened else self.last.not_opened
 
     @property
     def reason(self) -> str:
@@ -161,18 +180,33 @@ def with_retries(
     `seconds_left` is what remains of `policy.max_seconds` since the first attempt. Raises
     `GaveUp` when a retry would exceed `max_retries` or start after `max_seconds`.
     `on_retry(reason, retry, wait)` is told before each back-off.
+
+    An attempt that opened no connection (`NotOpened`: a name that does not resolve, a port
+    nothing listens on) is retried once, after `NOT_OPENED_RETRY` seconds: a blip of the
+    resolver passes by then, and a wrong URL stays wrong however long we back off.
     """
     started = clock()
     retry = 0
+    opened = False
+    not_opened = 0
     while True:
         try:
             return attempt(policy.max_seconds - (clock() - started))
         except Retryable as exc:
             retry += 1
-            wait = policy.delay(retry, exc.retry_after)
             elapsed = clock() - started
-            if retry > policy.max_retries or elapsed + wait > policy.max_seconds:
-                raise GaveUp(exc, retry, elapsed) from None
+            if exc.not_opened is None:
+                opened = True
+                wait = policy.delay(retry, exc.retry_after)
+            else:
+                not_opened += 1
+                wait = NOT_OPENED_RETRY
+            if (
+                retry > policy.max_retries
+                or elapsed + wait > policy.max_seconds
+                or (exc.not_opened is not None and not_opened > 1)
+            ):
+                raise GaveUp(exc, retry, elapsed, opened=opened) from None
             if on_retry:
                 on_retry(exc.reason, retry, wait)
             sleep(wait)
@@ -206,8 +240,9 @@ def call(
     """One small request, bounded, retried on connection failures, timeouts, 5xx and 429.
 
     `request_kwargs()` gives each attempt its own arguments (a token exchange sends a fresh,
-    single-use OIDC token each time). Raises `TooLarge`, or `GaveUp` when retries ran out
-    (its `last.reply` is the last answer, if one came).
+    single-use OIDC token each time). Raises `TooLarge` or `answers.ProtocolError` (both
+    `RequestFailed`), or `GaveUp` when retries ran out (its `last.reply` is the last answer,
+    if one came).
     """
 
     def attempt(_: float) -> Reply:
@@ -222,26 +257,10 @@ def call(
                 **request_kwargs(),
             )
         except TransportFailed as exc:
-            raise Retryable(exc.reason) from None
+            raise Retryable.failed(exc) from None
         return raise_for_retry(reply)
 
     return with_retries(policy, attempt, on_retry=on_retry)
-
-
-def retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds: either a number of seconds or an HTTP date."""
-    import email.utils
-
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def raise_for_retry(reply: Reply, message: str = "") -> Reply:
@@ -282,7 +301,8 @@ def request(
     `what` names the request in errors ("the audience request"). The deadline runs from the
     start; with `from_answer` it runs from the moment the request's body is sent (an upload's
     body takes as long as the file needs). Redirects are never followed. Raises
-    `TransportFailed` (connection, reset, timeout, deadline) or `TooLarge`.
+    `TransportFailed` (connection, reset, timeout, deadline), `TooLarge`, or
+    `answers.ProtocolError` (a `Content-Length` that is no length).
     """
     import requests
 
@@ -311,6 +331,9 @@ def request(
         if watch.send_error is not None:
             # No answer came after sending failed: the sending failure is the story.
             raise TransportFailed(describe_transport_error(watch.send_error)) from None
+        unopened = never_opened(exc)
+        if unopened is not None:
+            raise NotOpened(describe_transport_error(exc), resolved=unopened) from None
         raise TransportFailed(describe_transport_error(exc)) from None
     finally:
         _local.watch = None
@@ -321,8 +344,9 @@ def request(
 
 
 def _read(resp: requests.Response, cap: int, watch: _Watch, what: str) -> bytes:
-    length = resp.headers.get("Content-Length", "")
-    if length.isdigit() and int(length) > cap:
+    # A length that is no number is a `ProtocolError` (an answer without framing to trust).
+    length = content_length(resp.headers, what=what)
+    if length is not None and length > cap:
         raise TooLarge(f"the answer to {what} was too large (over {size(cap)})")
     body = bytearray()
     for chunk in resp.iter_content(_CHUNK):

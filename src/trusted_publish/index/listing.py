@@ -11,18 +11,19 @@ the run before the first byte (a taken file name, a release PyPI closed).
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import unquote, urljoin, urlsplit
 
 from packaging.utils import canonicalize_name
+from pydantic import BaseModel, ConfigDict, StrictStr
 
 from trusted_publish.errors import InputError, UploadError
 from trusted_publish.http import transport
+from trusted_publish.http.answers import ProtocolError, decode_json, parse_model, read_json
 from trusted_publish.http.policy import sanitize_url
 
 if TYPE_CHECKING:
@@ -136,23 +137,11 @@ class Lookup:
             raise Unanswered(f"{shown} answered HTTP {resp.status_code}")
         self.source = url
         try:
-            data = json.loads(resp.text)
-        except ValueError:
-            raise Unanswered(f"{shown} answered something that is not JSON") from None
-        files = data.get("urls") if isinstance(data, dict) else None
-        if not isinstance(files, list):
-            raise Unanswered(f"{shown} answered JSON without a list of files")
-        listing: Listing = {}
-        times: list[datetime] = []
-        for f in files:
-            if not isinstance(f, dict) or not isinstance(f.get("filename"), str):
-                continue
-            listing[f["filename"]] = _sha256(f.get("digests"))
-            when = _iso_time(f.get("upload_time_iso_8601"))
-            if when is not None:
-                times.append(when)
-        self._first_upload[f"{name}=={version}"] = min(times) if times else None
-        return listing
+            release = read_json_api(resp.text)
+        except ProtocolError as exc:
+            raise Unanswered(f"{shown} {exc.reason}") from None
+        self._first_upload[f"{name}=={version}"] = release.first_upload
+        return release.files
 
     def _ask_simple(self, base: str, name: str) -> Listing:
         url = urljoin(base, f"{name}/")
@@ -176,13 +165,11 @@ class Lookup:
         content_type = resp.headers.get("Content-Type", "")
         try:
             if content_type.startswith((_SIMPLE_JSON, "application/json")):
-                return _listing_from_json(resp.text)
-        except ValueError:
-            raise Unanswered(
-                f"{sanitize_url(url)} answered JSON that is not a simple page"
-            ) from None
-        if "html" in content_type or resp.text.lstrip().lower().startswith("<!doctype html"):
-            return _listing_from_html(resp.text)
+                return read_simple_json(resp.text)
+            if "html" in content_type or resp.text.lstrip().lower().startswith("<!doctype html"):
+                return read_simple_html(resp.text)
+        except ProtocolError as exc:
+            raise Unanswered(f"{sanitize_url(url)} {exc.reason}") from None
         raise Unanswered(f"{sanitize_url(url)} answered {content_type or 'an unknown type'}")
 
     def _answers_as_index(self, base: str) -> bool:
@@ -319,15 +306,91 @@ def _origin(url: str) -> tuple[str, str]:
     return (parts.scheme, parts.netloc)
 
 
-def _listing_from_json(text: str) -> Listing:
-    data = json.loads(text)
-    files = data.get("files") if isinstance(data, dict) else None
-    if not isinstance(files, list):
-        raise ValueError("no list of files")
+# --- the answers, each read at one boundary into a typed value -----------------------------
+
+
+class _JsonApiFile(BaseModel):
+    """One of `urls` in PyPI's JSON API (warehouse/legacy/api/json.py)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    filename: StrictStr
+    digests: Any = None
+    upload_time_iso_8601: Any = None
+
+
+class _JsonApiRelease(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    urls: list[Any]
+
+
+class _SimpleFile(BaseModel):
+    """One of `files` in a PEP 691 project page."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    filename: StrictStr
+    hashes: Any = None
+
+
+class _SimplePage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    files: list[Any]
+
+
+@dataclass(frozen=True)
+class Release:
+    """A release as PyPI's JSON API describes it."""
+
+    files: Listing
+    first_upload: Optional[datetime]
+    """When its first file still listed was uploaded (None: no file says)."""
+
+
+def read_json_api(body: str | bytes) -> Release:
+    """PyPI's JSON API answer for one release (`/pypi/<name>/<version>/json`); a
+    `ProtocolError` whose reason ends "answered ..." when it is not one. Entries that are
+    not files (no `filename`) are passed over."""
+    what = "the JSON API request"
+    try:
+        data = decode_json(body, what=what)
+    except ProtocolError:
+        raise ProtocolError("answered something that is not JSON") from None
+    try:
+        urls = parse_model(_JsonApiRelease, data, what=what).urls
+    except ProtocolError:
+        raise ProtocolError("answered JSON without a list of files") from None
     listing: Listing = {}
-    for f in files:
-        if isinstance(f, dict) and isinstance(f.get("filename"), str):
-            listing[f["filename"]] = _sha256(f.get("hashes"))
+    times: list[datetime] = []
+    for item in urls:
+        try:
+            f = parse_model(_JsonApiFile, item, what=what)
+        except ProtocolError:
+            continue
+        listing[f.filename] = _sha256(f.digests)
+        when = _iso_time(f.upload_time_iso_8601)
+        if when is not None:
+            times.append(when)
+    return Release(files=listing, first_upload=min(times) if times else None)
+
+
+def read_simple_json(body: str | bytes) -> Listing:
+    """A PEP 691 project page: file name → SHA-256; `ProtocolError` ("answered ...") when
+    it is not one."""
+    what = "the simple-index request"
+    try:
+        page = read_json(body, _SimplePage, what=what)
+    except ProtocolError:
+        raise ProtocolError("answered JSON that is not a simple page") from None
+    listing: Listing = {}
+    for item in page.files:
+        try:
+            f = parse_model(_SimpleFile, item, what=what)
+        except ProtocolError:
+            continue
+        listing[f.filename] = _sha256(f.hashes)
     return listing
 
 
@@ -345,7 +408,7 @@ def _iso_time(value: object) -> Optional[datetime]:
         return None
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
@@ -366,9 +429,14 @@ _SHA256_FRAGMENT = re.compile(r"sha256=([0-9a-fA-F]{64})")
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 
-def _listing_from_html(text: str) -> Listing:
+def read_simple_html(text: str) -> Listing:
+    """A PEP 503 project page: file name → SHA-256 (from `#sha256=` fragments);
+    `ProtocolError` ("answered ...") when the parser fails on it."""
     parser = _Anchors()
-    parser.feed(text)
+    try:
+        parser.feed(text)
+    except Exception:  # noqa: BLE001 - whatever the HTML parser raises is one outcome
+        raise ProtocolError("answered HTML that could not be read as a simple page") from None
     listing: Listing = {}
     for href in parser.hrefs:
         path, _, fragment = href.partition("#")

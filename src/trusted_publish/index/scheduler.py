@@ -175,7 +175,11 @@ class UploadRun:
                     self._failures.append(exc)
                     self._queue.clear()
                 landed_unknown = getattr(exc, "maybe_landed", True)
-                self._events.mark(dist, Status.UNKNOWN if landed_unknown else Status.REFUSED)
+                if getattr(exc, "never_sent", False):
+                    # No connection ever opened for it: nothing was sent.
+                    self._events.mark(dist, Status.PENDING)
+                else:
+                    self._events.mark(dist, Status.UNKNOWN if landed_unknown else Status.REFUSED)
                 return
 
     def _one(self, dist: Distribution) -> None:

@@ -15,9 +15,13 @@ from dataclasses import dataclass
 from enum import Enum
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Callable
+from urllib.parse import SplitResult, urlsplit
+
+from pydantic import BaseModel, ConfigDict, StrictStr
 
 from trusted_publish.errors import UploadError
 from trusted_publish.http import transport
+from trusted_publish.http.answers import ProtocolError, read_json
 from trusted_publish.http.policy import sanitize_url
 from trusted_publish.http.transport import (
     GaveUp,
@@ -249,6 +253,8 @@ def send(
             sleep=sleep,
         )
     except GaveUp as exc:
+        if exc.never_opened is not None:
+            raise not_sent(dist, url, exc.never_opened, exc) from None
         error = UploadError(
             f"Uploading {dist.filename} to {sanitize_url(url)} failed after {exc.tries} "
             f"in {exc.seconds:.0f} s: {exc.reason}.",
@@ -258,6 +264,40 @@ def send(
         # The body may have reached the index with the answer lost: not known to be absent.
         error.maybe_landed = True
         raise error from None
+
+
+def not_sent(
+    dist: Distribution, url: str, why: transport.NotOpened, gave_up: GaveUp
+) -> UploadError:
+    """No connection ever opened for `dist`: nothing was sent, and the fix is the URL (not a
+    later re-run: a host that does not resolve now will not resolve then)."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    tried = f"{gave_up.tries} in {gave_up.seconds:.0f} s"
+    if not why.resolved:
+        error = UploadError(
+            f"{dist.filename} was not sent: the host {host} in `repository-url` does not "
+            f"resolve: check the URL ({tried}).",
+            fix=f"Correct the host name in `repository-url` ({sanitize_url(url)}). No "
+            "connection was opened, so nothing reached any index.",
+        )
+    else:
+        error = UploadError(
+            f"{dist.filename} was not sent: {host} refused the connection to port "
+            f"{_port(parts)} ({tried}).",
+            fix=f"Check the host and port in `repository-url` ({sanitize_url(url)}), and "
+            "that the index runs there. No connection was opened, so nothing reached it.",
+        )
+    error.never_sent = True
+    return error
+
+
+def _port(parts: SplitResult) -> str:
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return str(port or (443 if parts.scheme == "https" else 80))
 
 
 def _attempt(
@@ -286,8 +326,8 @@ def _attempt(
         )
     except transport.TransportFailed as exc:
         # Connection refused, reset mid-body, timed out: nothing final was said.
-        raise Retryable(exc.reason) from None
-    except transport.TooLarge as exc:
+        raise Retryable.failed(exc) from None
+    except transport.RequestFailed as exc:  # too large, or a malformed answer
         error = UploadError(
             f"{sanitize_url(url)}: {exc.reason}; whether {dist.filename} landed is unknown.",
             fix="Look at the index's page for the release; re-run the job to upload what "
@@ -325,14 +365,22 @@ def _already_exists(status: int, message: str) -> bool:
 _TAG = re.compile(r"<[^>]+>")
 
 
+class _UploadAnswer(BaseModel):
+    """An index's JSON answer to an upload (warehouse answers a sentence in `message`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    message: StrictStr
+
+
 def server_message(resp: Reply) -> str:
-    """What the index said: JSON `message`, a non-standard reason phrase, or the body text."""
+    """The upload answer's one reader: what the index said, as text (its JSON `message`, a
+    non-standard reason phrase, or the body's text, tags taken out, 500 characters at most).
+    Any body at all gives a text."""
     try:
-        body = resp.json()
-        if isinstance(body, dict) and isinstance(body.get("message"), str):
-            return str(body["message"])
-    except ValueError:
-        pass
+        return read_json(resp.content, _UploadAnswer, what="the upload").message
+    except ProtocolError:
+        pass  # not JSON, or no message in it: the reason phrase or the text says it
     reason = (resp.reason or "").strip()
     try:
         standard = HTTPStatus(resp.status_code).phrase
