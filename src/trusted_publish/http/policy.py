@@ -3,7 +3,7 @@
 Rules (docs/security.md): TLS verification is never turned off; plain
 `http://` only to loopback hosts; no redirect is ever followed (a redirect would carry our
 credentials to wherever it points); every request has a total deadline and every answer a size
-cap (`bounded.request`).
+cap (`transport.request`).
 """
 
 from __future__ import annotations
