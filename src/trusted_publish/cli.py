@@ -67,9 +67,15 @@ def _check_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--repository-url",
         default=PYPI_UPLOAD_URL,
-        help="the index the files are meant for: PyPI's own rules (no local versions, the "
-        "README renders, the 100 MiB size limit...) apply to pypi.org and test.pypi.org "
-        "(default: %(default)s)",
+        help="the index the files are meant for (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--pypi-like",
+        choices=("auto", "true", "false"),
+        default="auto",
+        help="PyPI's own rules (no local versions, the README renders, the 100 MiB size "
+        "limit...) apply to a PyPI-like index: `auto`, PyPI and TestPyPI; `true`, any index; "
+        "`false`, none (default: %(default)s)",
     )
     parser.add_argument(
         "--no-verify-metadata",
@@ -211,7 +217,7 @@ def _run_check(args: argparse.Namespace, console: Console) -> int:
 
     console.verbose = args.verbose
     try:
-        index = Index.from_urls(args.repository_url)
+        index = Index.from_urls(args.repository_url, pypi_like=args.pypi_like)
     except ValueError as exc:
         raise InputError(f"`--repository-url`: {exc}") from None
     dists = collect(
@@ -219,6 +225,7 @@ def _run_check(args: argparse.Namespace, console: Console) -> int:
         verify_metadata=args.verify_metadata,
         console=console,
         index=index,
+        suggest_check=False,
     )
     for dist in dists:
         console.info(f"ok  {describe(dist)}: {dist.name} {dist.version}")

@@ -305,7 +305,7 @@ def _drop_existing(
             fix="Bump the version and rebuild. (A rebuild of the same version changes the "
             "bytes: publish the files that were built for the first upload, or a new version.)",
         )
-    if index.pypi:
+    if index.pypi_like:
         _refuse_closed_releases(todo, lookup)
     if lookup.source:
         console.info(f"Asked {sanitize_url(lookup.source)}: {len(todo)} of {len(dists)} to upload.")

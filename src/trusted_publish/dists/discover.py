@@ -239,10 +239,13 @@ def collect(
     verify_metadata: bool,
     console: Console,
     index: Index,
+    suggest_check: bool = True,
 ) -> list[Distribution]:
     """Every distribution under `folder`, read and checked; all problems in one error.
 
-    `index` decides whether PyPI's own rules apply (pypi.org and test.pypi.org).
+    `suggest_check`: the error's fix names `trusted-publish check` (not when that is what runs).
+
+    `index` decides whether PyPI's own rules apply (`Index.pypi_like`).
     Warnings (a file over PyPI's size limit, a missing content type) are printed, not raised.
     """
     rules = Rules.for_index(index, verify_metadata=verify_metadata)
@@ -273,8 +276,12 @@ def collect(
             f"folder {str(folder)!r} ({_count(len(found.files), 'distribution')} checked).",
             details=problems,
             fix="Fix each file as its line says (usually: rebuild it), or remove it from the "
-            "folder. Nothing was uploaded. To catch this in the build job, run "
-            "`trusted-publish check <folder>` there.",
+            "folder. Nothing was uploaded."
+            + (
+                " To catch this in the build job, run `trusted-publish check <folder>` there."
+                if suggest_check
+                else ""
+            ),
         )
     return dists
 

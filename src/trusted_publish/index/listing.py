@@ -80,9 +80,9 @@ class Lookup:
 
     def _ask(self, project: str, version: str) -> Listing:
         name = canonicalize_name(project)
-        if self._index.pypi:
-            # PyPI and TestPyPI answer per release through their JSON API (one small
-            # request, where their simple pages list every file of every version).
+        if self._index.pypi_like:
+            # A PyPI-like index answers per release through its JSON API (one small
+            # request, where its simple pages list every file of every version).
             try:
                 return self._ask_pypi_json(name, version)
             except transport.RequestFailed as exc:
