@@ -15,9 +15,10 @@ duration goes to the report.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trusted_publish.credentials import attestations
@@ -59,6 +60,7 @@ def publish(
     signer: Signer | None = None,
     stop: StopRequest | None = None,
     verify_policy: VerifyPolicy | None = None,
+    paths: Sequence[Path] = (),
 ) -> Report:
     """Run the whole publish; `report` (when given) is filled in as the run goes, so a caller
     still has it when this raises.
@@ -66,7 +68,8 @@ def publish(
     `signer` makes the attestations; None means Sigstore with this workflow's identity
     (`attestations.SigstoreSigner`), set up only if a file needs signing. `stop` is the signals'
     stop request (see `interrupt`); None: the run is never asked to stop. `verify_policy`:
-    how long to wait for the index to list the files (see `verify`).
+    how long to wait for the index to list the files (see `verify`). `paths`: the files
+    and folders named on the command line, in place of `packages-dir`.
     """
     stop = stop or StopRequest()
     verify_policy = verify_policy or VerifyPolicy()
@@ -75,7 +78,7 @@ def publish(
     index = report.index
     with console.group("Checking distributions"), _timed(report, "checks"):
         dists = collect(
-            inputs.packages_dir,
+            list(paths) or inputs.packages_dir,
             verify_metadata=inputs.verify_metadata,
             console=console,
             index=index,
