@@ -366,6 +366,25 @@ def _register_secrets(flags: dict[str, Any], console: Console, env: Mapping[str,
             console.mask_url(url)
 
 
+#: The modules the `[sandbox]` extra brings that the client lacks (pyproject.toml's extra).
+SANDBOX_MODULES = ("jwt", "cryptography", "rfc3986", "readme_renderer")
+
+
+def _missing_modules(names: Sequence[str]) -> list[str]:
+    """Which of `names` can't be imported, found without importing them."""
+    import importlib.util
+
+    missing = []
+    for name in names:
+        try:
+            found = sys.modules[name] if name in sys.modules else importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            found = None
+        if found is None:
+            missing.append(name)
+    return missing
+
+
 def _run_sandbox(args: Sequence[str], console: Console, env: Mapping[str, str]) -> int:
     """Run the emulator (package trusted_publish_sandbox) as a child process.
 
@@ -377,6 +396,14 @@ def _run_sandbox(args: Sequence[str], console: Console, env: Mapping[str, str]) 
     import subprocess
     import threading
 
+    missing = _missing_modules(SANDBOX_MODULES)
+    if missing:
+        raise InputError(
+            "`trusted-publish sandbox` needs the [sandbox] extra, which is not installed "
+            f"(no module {', '.join(missing)}).",
+            fix="Install it: pip install 'trusted-publish[sandbox]' (or `uv tool install "
+            "'trusted-publish[sandbox]'`).",
+        )
     child = subprocess.Popen([sys.executable, "-m", "trusted_publish_sandbox", *args])
 
     def _forward(signum: int, frame: object) -> None:
