@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from trusted_publish.credentials import attestations
+from trusted_publish.credentials import api_token, attestations
 from trusted_publish.credentials.credential import (
     Credentials,
     StaticCredentials,
@@ -89,6 +89,15 @@ def publish(
     report.planned(dists)
     if inputs.print_hash:
         _print_hashes(dists, console)
+    if inputs.password is not None:
+        # Before anything is sent: a PyPI API token scoped elsewhere, or expired, is named.
+        api_token.check_before_sending(
+            inputs.password.get_secret_value(),
+            index=index,
+            projects=sorted({d.name for d in dists}),
+            console=console,
+            dry_run=inputs.dry_run,
+        )
 
     session = make_session()
     policy = RetryPolicy(
