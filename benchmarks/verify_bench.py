@@ -25,7 +25,7 @@ from unittest import mock
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from builders import make_wheel  # noqa: E402
+from support.builders import make_wheel  # noqa: E402
 from trusted_publish import publish as publish_module  # noqa: E402
 from trusted_publish.console import Console  # noqa: E402
 from trusted_publish.http.transport import make_session  # noqa: E402
