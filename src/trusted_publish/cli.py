@@ -47,7 +47,7 @@ class _Switch(argparse.Action):
         option_string: Optional[str] = None,
     ) -> None:
         word = values.strip().lower() if isinstance(values, str) else None
-        if isinstance(values, str) and word not in ("true", "false"):
+        if isinstance(values, str) and word not in ("true", "false") and _a_path(values):
             getattr(namespace, _SPILLED).append(values)
             word = None
         negated = bool(option_string and option_string.startswith("--no-"))
@@ -57,6 +57,12 @@ class _Switch(argparse.Action):
 
     def format_usage(self) -> str:
         return " | ".join(self.option_strings)
+
+
+def _a_path(word: str) -> bool:
+    """A word after a switch that is a path (`--dry-run dist/*`), not a misspelt value
+    (`--verbose yes`, which the inputs then refuse by name)."""
+    return any(c in word for c in "/\\.*?[") or Path(word).exists()
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
