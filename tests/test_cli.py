@@ -268,3 +268,25 @@ def test_help_lists_the_commands_and_the_defaults(capsys: pytest.CaptureFixture[
     assert main(["help", "check"], env={}) == 0
     assert capsys.readouterr().out.startswith("usage: trusted-publish check")
     assert main(["help", "nosuch"], env={}) == 2
+
+
+def test_twine_repository_names_the_index_for_check_too(
+    dist_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {"HOME": str(tmp_path), "TWINE_REPOSITORY": "testpypi"}
+    result = run(capsys, ["check", str(dist_dir)], env)
+    assert result.code == 0, result.text
+    assert "Index: TWINE_REPOSITORY, testpypi" in result.out
+    assert f"Checking for {TESTPYPI}, with PyPI's rules." in result.out
+
+
+def test_uvs_token_and_url_publish_as_user_token(
+    token_server: PypiServer, dist_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {"UV_PUBLISH_TOKEN": token_server.password, "UV_PUBLISH_URL": token_server.upload_url}
+    result = run(capsys, files(dist_dir), env)
+    assert result.code == 0, result.text
+    assert "Index: from UV_PUBLISH_URL (our own setting is not given)." in result.out
+    assert "Credentials: UV_PUBLISH_TOKEN (our own settings are not given)." in result.out
+    assert token_server.password not in result.text
+    assert len(token_server.files()) == 2
