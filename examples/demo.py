@@ -96,7 +96,7 @@ def main() -> int:
         # action.yml's two steps, verbatim: the setup step makes the private venv from the
         # hash-locked lock and names its Python in GITHUB_OUTPUT; the run step starts the CLI
         # in it, isolated, with the inputs as TRUSTED_PUBLISH_* and the runner's OIDC variables.
-        bootstrap = str(ROOT / "src" / "trusted_publish" / "_bootstrap.py")
+        bootstrap = str(ROOT / "src" / "trusted_publish" / "runtime" / "bootstrap.py")
         outputs, summary = work / "outputs.txt", work / "summary.md"
         runner = {
             **clean,
