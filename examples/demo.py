@@ -13,6 +13,7 @@ Each stage prints a heading; the last line is the verdict.
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -54,10 +55,11 @@ def start_sandbox(log: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
     assert proc.stdout is not None
     for raw in proc.stdout:
         line = raw.strip()
-        if "=" in line and line.split("=", 1)[0].isupper():
-            key, value = line.split("=", 1)
+        # `export NAME='value'` lines, shell-quoted: what `eval` would load.
+        if line.startswith("export "):
+            key, value = shlex.split(line.removeprefix("export "))[0].split("=", 1)
             env[key] = value
-        if line.startswith("sandbox ready"):
+        if line.startswith("# sandbox ready"):
             print(line)
             return proc, env
         if time.monotonic() > deadline:
@@ -94,7 +96,7 @@ def main() -> int:
         # action.yml's two steps, verbatim: the setup step makes the private venv from the
         # hash-locked lock and names its Python in GITHUB_OUTPUT; the run step starts the CLI
         # in it, isolated, with the inputs as TRUSTED_PUBLISH_* and the runner's OIDC variables.
-        bootstrap = str(ROOT / "src" / "trusted_publish" / "_bootstrap.py")
+        bootstrap = str(ROOT / "src" / "trusted_publish" / "runtime" / "bootstrap.py")
         outputs, summary = work / "outputs.txt", work / "summary.md"
         runner = {
             **clean,
@@ -130,7 +132,7 @@ def main() -> int:
                 "--no-cache-dir",
                 "--disable-pip-version-check",
                 "--index-url",
-                sandbox_env["INDEX_URL"],
+                sandbox_env["TRUSTED_PUBLISH_REPOSITORY_URL"].removesuffix("legacy/") + "simple/",
                 f"{PROJECT}=={VERSION}",
             ],
             env=clean,

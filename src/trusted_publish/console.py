@@ -249,6 +249,11 @@ class Console:
                 title="trusted-publish: " + what,
             )
 
+    def messages_to_stderr(self) -> None:
+        """From now on every line, errors included, goes to stderr: stdout carries one
+        document alone (`doctor --json`)."""
+        self._out = self._err if self._err is not None else sys.stderr
+
     # --- plumbing --------------------------------------------------------------------------
     @property
     def _stdout(self) -> TextIO:

@@ -25,7 +25,13 @@ from pydantic import (
 from trusted_publish.credentials.gitlab import valid_variable_name
 from trusted_publish.errors import InputError
 from trusted_publish.http.policy import TOKEN_USER
-from trusted_publish.index.target import PYPI_UPLOAD_URL, Index, simple_url, upload_url
+from trusted_publish.index.target import (
+    PYPI_UPLOAD_URL,
+    Index,
+    PypiLike,
+    simple_url,
+    upload_url,
+)
 
 ENV_PREFIX = "TRUSTED_PUBLISH_"
 
@@ -131,9 +137,18 @@ class Inputs(BaseModel):
     `id_tokens:`. Empty: named after the index's audience, as twine and uv look for it
     (`PYPI_ID_TOKEN`, `TESTPYPI_ID_TOKEN`)."""
 
-    @field_validator("trusted_publishing_provider", mode="before")
+    pypi_like: PypiLike = "auto"
+    """Whether the index answers as PyPI does: PyPI's upload rules checked before the first
+    byte, its JSON API asked which files it has (and for the read-back), its Integrity API
+    for provenance. `auto` (the default): PyPI and TestPyPI. `true`: any index (the sandbox,
+    a proxy in front of PyPI). `false`: none. Attestations stay automatic for PyPI and
+    TestPyPI only."""
+
+    @field_validator("trusted_publishing_provider", "pypi_like", mode="before")
     @classmethod
     def _provider_any_case(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return str(value).lower()
         return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("gitlab_id_token_variable")
@@ -232,7 +247,7 @@ class Inputs(BaseModel):
                 f"user {self.user!r} needs a password; leave `user` at {TOKEN_USER!r} for "
                 "trusted publishing"
             )
-        if self.password is not None and self.index.pypi:
+        if self.password is not None and self.index.pypi_deployment:
             # PyPI stopped accepting account passwords for uploads; both mistakes below
             # would otherwise surface as a bare 403 after the first file's bytes.
             if self.user != TOKEN_USER:
@@ -261,8 +276,8 @@ class Inputs(BaseModel):
 
     @property
     def index(self) -> Index:
-        """The index `repository-url` and `index-url` describe."""
-        return Index.from_urls(self.repository_url, self.index_url)
+        """The index `repository-url`, `index-url` and `pypi-like` describe."""
+        return Index.from_urls(self.repository_url, self.index_url, self.pypi_like)
 
     @property
     def trusted_publishing(self) -> bool:

@@ -18,11 +18,12 @@ only this module writes them into the report, with each stage's duration.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional, TypeVar
 
-from trusted_publish.credentials import attestations
+from trusted_publish.credentials import api_token, attestations
 from trusted_publish.credentials.credential import (
     Credentials,
     StaticCredentials,
@@ -61,6 +62,7 @@ def publish(
     signer: Signer | None = None,
     stop: StopRequest | None = None,
     verify_policy: VerifyPolicy | None = None,
+    paths: Sequence[Path] = (),
 ) -> Report:
     """Run the whole publish; `report` (when given) is filled in as the run goes, so a caller
     still has it when this raises.
@@ -68,12 +70,13 @@ def publish(
     `signer` makes the attestations; None means Sigstore with this workflow's identity
     (`attestations.SigstoreSigner`), set up only if a file needs signing. `stop` is the signals'
     stop request (see `signals`); None: the run is never asked to stop. `verify_policy`:
-    how long to wait for the index to list the files (see `verify`).
+    how long to wait for the index to list the files (see `verify`). `paths`: the files
+    and folders named on the command line, in place of `packages-dir`.
     """
     stop = stop or StopRequest()
     report = report or Report(index=inputs.index, dry_run=inputs.dry_run)
     run = _Run(inputs, console, env, report)
-    dists = run.check_distributions()
+    dists = run.check_distributions(paths)
 
     minted: TrustedPublishingCredentials | None = None
     credentials: Credentials
@@ -134,11 +137,11 @@ class _Run:
         # Files that landed: already there before the upload, or uploaded now.
         self.landed: dict[str, Status] = {}
 
-    def check_distributions(self) -> list[Distribution]:
+    def check_distributions(self, paths: Sequence[Path]) -> list[Distribution]:
         inputs, console = self.inputs, self.console
         with console.group("Checking distributions"), self._timed("checks"):
             dists = collect(
-                inputs.packages_dir,
+                list(paths) or inputs.packages_dir,
                 verify_metadata=inputs.verify_metadata,
                 console=console,
                 index=self.index,
@@ -148,6 +151,15 @@ class _Run:
         self.report.planned(dists)
         if inputs.print_hash:
             _print_hashes(dists, console)
+        if inputs.password is not None:
+            # Before anything is sent: a PyPI API token scoped elsewhere, or expired, is named.
+            api_token.check_before_sending(
+                inputs.password.get_secret_value(),
+                index=self.index,
+                projects=sorted({d.name for d in dists}),
+                console=console,
+                dry_run=inputs.dry_run,
+            )
         return dists
 
     def exchange_oidc_token(self, dists: list[Distribution]) -> TrustedPublishingCredentials:

@@ -166,6 +166,9 @@ class Report:
         """The closing line, the step outputs and the job summary."""
         if self.error is None:
             console.info(self.headline())
+        for name, version in self._releases():
+            # The summary's line, on the terminal too (shell-quoted by `Index.pip_install`).
+            console.info(f"Install {name} {version}: {self.index.pip_install(name, version)}")
         console.set_output("uploaded", json.dumps([d.filename for d in self.uploaded]))
         console.set_output("skipped", json.dumps([d.filename for d in self.skipped]))
         unknown = self.files(Status.UNKNOWN, Status.IN_FLIGHT)
@@ -214,13 +217,11 @@ class Report:
 
     def _releases_markdown(self) -> list[str]:
         """Per published release: its page and the line that installs it."""
-        seen: dict[tuple[str, str], None] = {}
-        for dist in self.files(Status.UPLOADED, Status.SKIPPED):
-            seen.setdefault((dist.name, dist.version))
-        if not seen or self.dry_run:
+        releases = self._releases()
+        if not releases:
             return []
         lines = ["### Releases", ""]
-        for name, version in seen:
+        for name, version in releases:
             page = self.index.release_url(name, version)
             lines.append(
                 f"{_code_span(name)} {_code_span(version)}" + (f": {_link(page)}" if page else "")
@@ -230,6 +231,15 @@ class Report:
             if note:
                 lines += [note, ""]
         return lines
+
+    def _releases(self) -> list[tuple[str, str]]:
+        """The releases this run published (or found already there), in file order."""
+        if self.dry_run:
+            return []
+        seen: dict[tuple[str, str], None] = {}
+        for dist in self.files(Status.UPLOADED, Status.SKIPPED):
+            seen.setdefault((dist.name, dist.version))
+        return list(seen)
 
 
 def _files(n: int) -> str:

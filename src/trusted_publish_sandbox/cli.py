@@ -1,15 +1,21 @@
-"""Command line: start a sandbox, print how to reach it, serve until told to stop.
+"""Command line: start a sandbox, say who it is and how to reach it, serve until told to stop.
 
-Scripts read the ``NAME=value`` lines for their environment and wait for the line
-``sandbox ready on URL`` before they start the code under test.
+Standard output is a shell script: ``#`` comments say which identities and publishers the
+sandbox has, and ``export NAME='value'`` lines (shell-quoted) set the environment a client
+needs, so ``eval`` can load it. ``--env-file PATH`` also writes the variables as plain
+``NAME=value`` lines (for ``docker --env-file``, ``$GITHUB_ENV``, dotenv). The last line,
+``# sandbox ready on URL``, is what scripts wait for before they start the code under test.
 """
 
 from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
+import shlex
 import signal
 import sys
+from pathlib import Path
 from types import FrameType
 from typing import Optional
 
@@ -125,6 +131,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--storage-dir", default=None, help="keep uploaded files here")
     parser.add_argument(
+        "--env-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="also write the variables to PATH as NAME=value lines (mode 0600: it holds the "
+        "token request bearer), for `docker --env-file`, $GITHUB_ENV or dotenv",
+    )
+    parser.add_argument(
         "--max-file-size", type=int, default=MAX_FILE_SIZE, help="upload limit in bytes"
     )
     parser.add_argument(
@@ -210,18 +224,82 @@ def main(argv: Optional[list[str]] = None) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
 
+    variables = environment(sandbox)
+    if args.env_file is not None:
+        try:
+            write_env_file(args.env_file, variables)
+        except OSError as exc:
+            print(f"sandbox: cannot write {args.env_file}: {exc}", file=sys.stderr)
+            sandbox.stop()
+            return 1
     lines = [
-        *(f"{key}={value}" for key, value in sandbox.env().items()),
-        f"TRUSTED_PUBLISH_REPOSITORY_URL={sandbox.repository_url}",
-        f"INDEX_URL={sandbox.index_url}",
-        # GitLab puts a job's ID token in a variable; a script fetches one from here
-        # (with the bearer above) and sets PYPI_ID_TOKEN and GITLAB_CI=true itself.
-        f"GITLAB_ID_TOKEN_URL={sandbox.gitlab_issuer}/token",
-        *(f"{key}={value}" for key, value in sandbox.google_env().items()),
+        *(f"# {line}" for line in who(sandbox)),
+        *(f"export {key}={shlex.quote(value)}" for key, value in variables.items()),
+        f"# sandbox ready on {sandbox.base_url}",
     ]
-    if sandbox.ca_bundle is not None:
-        lines += [f"SSL_CERT_FILE={sandbox.ca_bundle}", f"REQUESTS_CA_BUNDLE={sandbox.ca_bundle}"]
-    lines.append(f"sandbox ready on {sandbox.base_url}")
     print("\n".join(lines), flush=True)
     sandbox.serve_forever()
     return 0
+
+
+def environment(sandbox: Sandbox) -> dict[str, str]:
+    """The variables a client needs, each read by something (README, "The sandbox")."""
+    variables = {
+        # Read by trusted-publish (and any GitHub OIDC client): the runner's token service.
+        **sandbox.env(),
+        # Read by trusted-publish, `check` included: the index, and PyPI's rules for it.
+        "TRUSTED_PUBLISH_REPOSITORY_URL": sandbox.repository_url,
+        "TRUSTED_PUBLISH_PYPI_LIKE": "true",
+        # Read by a script: GitLab hands a job its ID token in a variable; this gives one
+        # (GET ?audience=pypi, with the bearer ACTIONS_ID_TOKEN_REQUEST_TOKEN) to put in
+        # PYPI_ID_TOKEN.
+        "GITLAB_ID_TOKEN_URL": f"{sandbox.gitlab_issuer}/token",
+        # Read by trusted-publish's Google source and google-auth: the metadata server.
+        **sandbox.google_env(),
+    }
+    if sandbox.ca_bundle is not None:
+        # Read by requests (and so trusted-publish) and by Python's ssl.
+        variables["SSL_CERT_FILE"] = variables["REQUESTS_CA_BUNDLE"] = str(sandbox.ca_bundle)
+    return variables
+
+
+def who(sandbox: Sandbox) -> list[str]:
+    """Which identities the sandbox's issuers sign for, and the publishers it trusts."""
+    github, gitlab, google = sandbox.identity, sandbox.gitlab_identity, sandbox.google_identity
+    lines = [
+        f"trusted-publish sandbox on {sandbox.base_url}",
+        f"GitHub identity: repository {github.repository}, workflow {github.workflow}, "
+        f"environment {github.environment or '(none)'}, ref {github.ref or '(none)'}",
+        f"GitLab identity: project {gitlab.project_path}, pipeline {gitlab.ci_config_path}, "
+        f"environment {gitlab.environment or '(none)'}",
+        f"Google identity: service account {google.email}",
+        "Trusted publishers registered:",
+    ]
+    lines += [f"  {describe_publisher(p)}" for p in sandbox.publishers]
+    return lines
+
+
+def describe_publisher(publisher: AnyPublisher) -> str:
+    """One publisher as PyPI's publishing page would list it."""
+    if isinstance(publisher, GitLabPublisher):
+        text = f"GitLab {publisher.project_path} {publisher.workflow_filepath}"
+    elif isinstance(publisher, GooglePublisher):
+        text = f"Google {publisher.email}" + (f" (sub {publisher.sub})" if publisher.sub else "")
+    else:
+        text = f"GitHub {publisher.repository} {publisher.workflow}"
+    environment = getattr(publisher, "environment", None)
+    if environment:
+        text += f", environment {environment}"
+    projects = publisher.projects
+    shown = "any project" if projects is None else ", ".join(sorted(projects))
+    return f"{text} ({shown})"
+
+
+def write_env_file(path: Path, variables: dict[str, str]) -> None:
+    """`NAME=value` lines, readable by the owner only (the token request bearer is in it)."""
+    for key, value in variables.items():
+        if "\n" in value or "\r" in value:
+            raise OSError(f"{key} holds a line break")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.writelines(f"{key}={value}\n" for key, value in variables.items())

@@ -50,7 +50,8 @@ def test_the_pypi_json_api_lists_files_with_their_sha256(sandbox: Sandbox, dist_
     pypi_here = Index(
         upload_url=sandbox.repository_url,
         web_url=sandbox.base_url,
-        pypi=True,
+        pypi_like=True,
+        pypi_deployment=None,
         simple_urls=(),
         simple_url_given=False,
     )
@@ -250,7 +251,8 @@ def test_a_release_older_than_14_days_is_refused_before_any_upload(tmp_path: Pat
         pypi_here = Index(
             upload_url=sb.repository_url,
             web_url=sb.base_url,
-            pypi=True,
+            pypi_like=True,
+            pypi_deployment=None,
             simple_urls=(),
             simple_url_given=False,
         )

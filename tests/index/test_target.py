@@ -9,7 +9,7 @@ from trusted_publish.index.target import Index
 
 def test_pypi_is_known_by_its_upload_host_and_served_from_its_web_host() -> None:
     index = Index.from_urls("https://upload.pypi.org/legacy/")
-    assert index.pypi
+    assert (index.pypi_like, index.pypi_deployment) == (True, "pypi")
     assert index.web_url == "https://pypi.org"
     assert index.release_url("Tp_Demo", "1.0") == "https://pypi.org/project/tp-demo/1.0/"
     assert index.publisher_form_url("Tp_Demo") == (
@@ -20,12 +20,13 @@ def test_pypi_is_known_by_its_upload_host_and_served_from_its_web_host() -> None
 def test_testpypi_is_pypi_too_with_its_own_web_host() -> None:
     index = Index.from_urls("https://test.pypi.org/legacy")
     assert index.upload_url == "https://test.pypi.org/legacy/"  # PyPI would redirect there
-    assert (index.pypi, index.web_url) == (True, "https://test.pypi.org")
+    assert (index.pypi_like, index.pypi_deployment) == (True, "testpypi")
+    assert index.web_url == "https://test.pypi.org"
 
 
 def test_another_index_has_no_pypi_rules_pages_or_links() -> None:
     index = Index.from_urls("https://devpi.example.org/alice/dev/")
-    assert not index.pypi
+    assert not index.pypi_like
     assert index.web_url == "https://devpi.example.org"
     assert index.release_url("x", "1") is None
     assert index.publisher_form_url("x") is None

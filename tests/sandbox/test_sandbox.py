@@ -31,6 +31,7 @@ from support.sandbox_client import (
     mint,
     mint_error,
     session,
+    start_cli,
     upload,
     upload_fields,
 )
@@ -871,40 +872,9 @@ STANDALONE = [sys.executable, "-m", "trusted_publish_sandbox"]
 THROUGH_THE_CLIENT = [sys.executable, "-m", "trusted_publish", "sandbox"]
 
 
-def start_cli(command: list[str]) -> tuple[subprocess.Popen[str], dict[str, str], str]:
-    """Start the sandbox's command line; return it, its NAME=value lines and its base URL."""
-    proc = subprocess.Popen(
-        [*command, "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=child_env(),
-    )
-    assert proc.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line.rstrip("\n"))
-        if line.startswith("sandbox ready on "):
-            break
-    assert [line.split("=", 1)[0] for line in lines[:-1]] == [
-        "ACTIONS_ID_TOKEN_REQUEST_URL",
-        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-        "TRUSTED_PUBLISH_REPOSITORY_URL",
-        "INDEX_URL",
-        "GITLAB_ID_TOKEN_URL",
-        "GCE_METADATA_HOST",
-    ]
-    values = dict(line.split("=", 1) for line in lines[:-1])
-    return proc, values, lines[-1].removeprefix("sandbox ready on ")
-
-
 @pytest.mark.parametrize("command", [STANDALONE, THROUGH_THE_CLIENT], ids=["standalone", "client"])
 def test_cli_prints_the_environment_and_stops_on_sigterm(command: list[str]) -> None:
-    proc, values, base = start_cli(command)
+    proc, values, base, _lines = start_cli(command)
     try:
         assert values["TRUSTED_PUBLISH_REPOSITORY_URL"] == f"{base}/legacy/"
         token = session().get(
@@ -928,7 +898,7 @@ def test_cli_prints_the_environment_and_stops_on_sigterm(command: list[str]) -> 
 def test_client_command_stops_the_sandbox_on_ctrl_c_with_130() -> None:
     # Only the client's process gets SIGINT here (a terminal would signal both): it must
     # end the child itself rather than leave a sandbox running.
-    proc, _values, base = start_cli(THROUGH_THE_CLIENT)
+    proc, _values, base, _lines = start_cli(THROUGH_THE_CLIENT)
     try:
         assert session().get(f"{base}/simple/", timeout=5).status_code == 200
         proc.send_signal(signal.SIGINT)

@@ -30,7 +30,6 @@ from support.rule_cases import (
 )
 from support.sandbox_client import client_form, encode_multipart
 from trusted_publish.cli import main
-from trusted_publish.index import target
 from trusted_publish_sandbox import Sandbox, archive
 
 SPEC = "See https://packaging.python.org/specifications/core-metadata for more information."
@@ -237,7 +236,7 @@ def test_a_readme_that_does_not_render_is_refused_as_pypi_does(
 
 
 def test_mixed_with_good_files_nothing_reaches_the_index(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = tmp_path / "dist"
     make_wheel(folder, "tp_good")
@@ -245,11 +244,11 @@ def test_mixed_with_good_files_nothing_reaches_the_index(
     for rule in ("unknown-classifier", "bare-linux", "zip-data-descriptor", "entry-points-not-ini"):
         CASES[rule].make(folder)
     with Sandbox() as sb:
-        # The client applies PyPI's rules to PyPI's hosts only: here the sandbox is PyPI.
-        monkeypatch.setitem(target._PYPI_WEB_HOSTS, "127.0.0.1", sb.base_url.split("//")[1])
+        # The client applies PyPI's rules to PyPI-like indexes: the sandbox is one.
         env = {
             "GITHUB_ACTIONS": "true",
             "TRUSTED_PUBLISH_REPOSITORY_URL": sb.repository_url,
+            "TRUSTED_PUBLISH_PYPI_LIKE": "true",
             "TRUSTED_PUBLISH_PACKAGES_DIR": str(folder),
             **sb.env(),
         }

@@ -6,7 +6,10 @@ import hashlib
 import io
 import os
 import secrets
+import shlex
+import subprocess
 import tarfile
+import time
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +36,45 @@ def child_env() -> dict[str, str]:
     env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     return env
+
+
+#: What the sandbox's command line exports, in order (SSL_CERT_FILE... follow with --tls).
+SANDBOX_VARIABLES = [
+    "ACTIONS_ID_TOKEN_REQUEST_URL",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "TRUSTED_PUBLISH_REPOSITORY_URL",
+    "TRUSTED_PUBLISH_PYPI_LIKE",
+    "GITLAB_ID_TOKEN_URL",
+    "GCE_METADATA_HOST",
+]
+
+
+def start_cli(
+    command: list[str], *extra: str
+) -> tuple[subprocess.Popen[str], dict[str, str], str, list[str]]:
+    """Start the sandbox's command line; return it, the variables it exports, its base URL
+    and every line it printed up to `# sandbox ready on URL`."""
+    proc = subprocess.Popen(
+        [*command, "--port", "0", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip("\n"))
+        if "sandbox ready on " in line:  # the last line, whatever its form: never wait past it
+            break
+    exports = [line.removeprefix("export ") for line in lines if line.startswith("export ")]
+    values = dict(shlex.split(line)[0].split("=", 1) for line in exports)
+    assert list(values) == SANDBOX_VARIABLES, lines
+    return proc, values, lines[-1].removeprefix("# sandbox ready on "), lines
 
 
 def upload_fields(

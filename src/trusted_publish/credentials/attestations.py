@@ -101,9 +101,9 @@ def decide(
             + unavailable.removeprefix("No attestations are made: "),
             fix="Give the job what is named above, or " + _OFF_FIX + ".",
         )
-    if unavailable and index.pypi:
+    if unavailable and index.pypi_deployment:
         return Decision(make=False, why_not=unavailable)
-    if wanted is None and not index.pypi:
+    if wanted is None and not index.pypi_deployment:
         return Decision(
             make=False,
             why_not="No attestations are made: only PyPI and TestPyPI are known to take them, "

@@ -241,7 +241,7 @@ def _unreachable(index: Index, exc: transport.GaveUp, call: str) -> CredentialEr
 
 
 def _outage_fix(index: Index) -> str:
-    status = f" (PyPI's status page: {PYPI_STATUS})" if index.pypi else ""
+    status = f" (PyPI's status page: {PYPI_STATUS})" if index.pypi_deployment else ""
     return f"Re-run the job later{status}; nothing was uploaded."
 
 

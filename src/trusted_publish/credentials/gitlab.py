@@ -121,7 +121,7 @@ class GitLabSource:
     def sigstore_unavailable(self, index: Index) -> Optional[str]:
         """Why this job can't sign attestations PyPI takes; None when it can."""
         server = self._env.get("CI_SERVER_URL", GITLAB_COM).rstrip("/")
-        if index.pypi and server != GITLAB_COM:
+        if index.pypi_like and server != GITLAB_COM:
             # pypi-attestations' GitLab policy names gitlab.com: PyPI can't verify others.
             return (
                 f"No attestations are made: PyPI verifies GitLab attestations only from "

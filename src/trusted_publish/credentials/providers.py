@@ -89,6 +89,19 @@ DETECTORS: dict[str, Callable[[_Context], Optional[TokenSource]]] = {
 }
 
 
+def announced(env: Mapping[str, str], provider: str = "auto") -> bool:
+    """Whether a CI's OIDC token source can be expected here, from the environment alone (no
+    request, no token): a provider named, or a CI that announces itself as `detect` sees it."""
+    if provider != "auto":
+        return True
+    return (
+        env.get("GITHUB_ACTIONS") == "true"
+        or bool(env.get(URL_VAR))
+        or gitlab.is_gitlab_ci(env)
+        or google.on_google_cloud(env, google.PRODUCT_NAME_FILE)
+    )
+
+
 def detect(
     session: requests.Session,
     env: Mapping[str, str],

@@ -136,25 +136,56 @@ def _discover(folder: Path) -> _Found:
         dirs.sort()
         for name in sorted(files):
             path = Path(root, name)
-            shown = path.relative_to(folder).as_posix()
-            if name.endswith(DIST_SUFFIXES):
-                by_name[name].append(path)
-            elif name.endswith(".zip"):
-                found.problems.append(
-                    f"{shown}: PyPI refuses .zip sdists (PEP 527, PEP 625: an sdist is a "
-                    ".tar.gz); build the sdist as .tar.gz (`python -m build --sdist`) and "
-                    "remove this file"
-                )
-            elif name in COMPANION_NAMES or name.endswith(COMPANION_SUFFIXES):
-                found.companions.append(shown)
-            else:
-                found.others.append(shown)
+            _sort_file(found, by_name, path, path.relative_to(folder).as_posix())
+    _settle(found, by_name, folder)
+    return found
+
+
+def _sort_file(found: _Found, by_name: dict[str, list[Path]], path: Path, shown: str) -> None:
+    name = path.name
+    if name.endswith(DIST_SUFFIXES):
+        by_name[name].append(path)
+    elif name.endswith(".zip"):
+        found.problems.append(
+            f"{shown}: PyPI refuses .zip sdists (PEP 527, PEP 625: an sdist is a "
+            ".tar.gz); build the sdist as .tar.gz (`python -m build --sdist`) and "
+            "remove this file"
+        )
+    elif name in COMPANION_NAMES or name.endswith(COMPANION_SUFFIXES):
+        found.companions.append(shown)
+    else:
+        found.others.append(shown)
+
+
+def _settle(found: _Found, by_name: dict[str, list[Path]], folder: Path | None) -> None:
     for name, paths in sorted(by_name.items()):
         found.files.append(paths[0])
         if len(paths) > 1:
             found.problems.append(_duplicate_problem(folder, name, paths))
     # Wheels before the sdist, as uv does: a release whose sdist failed still installs fast.
     found.files.sort(key=lambda p: (p.name.endswith(".tar.gz"), p.name))
+
+
+def _discover_paths(paths: list[Path]) -> _Found:
+    """Files and folders named on the command line (`trusted-publish dist/*`, as twine and
+    uv take them): a file is taken as it is, a folder is searched as `packages-dir` is."""
+    found = _Found()
+    by_name: dict[str, list[Path]] = defaultdict(list)
+    for path in paths:
+        try:
+            is_file = path.is_file()
+        except OSError:  # a name too long...: `_discover` says so
+            is_file = False
+        if is_file:
+            _sort_file(found, by_name, path, str(path))
+            continue
+        inner = _discover(path)  # a folder, or the error that says why it is none
+        for file in inner.files:
+            by_name[file.name].append(file)
+        found.problems.extend(inner.problems)
+        found.companions.extend(str(path / c) for c in inner.companions)
+        found.others.extend(str(path / o) for o in inner.others)
+    _settle(found, by_name, None)
     return found
 
 
@@ -187,8 +218,8 @@ def _check_folder(folder: Path) -> None:
         )
 
 
-def _duplicate_problem(folder: Path, name: str, paths: list[Path]) -> str:
-    shown = ", ".join(p.relative_to(folder).as_posix() for p in paths)
+def _duplicate_problem(folder: Path | None, name: str, paths: list[Path]) -> str:
+    shown = ", ".join(p.relative_to(folder).as_posix() if folder else str(p) for p in paths)
     same = all(filecmp.cmp(paths[0], other, shallow=False) for other in paths[1:])
     how = "identical copies" if same else "and the copies differ"
     return (
@@ -221,11 +252,11 @@ def _announce_skipped(found: _Found, console: Console) -> None:
             console.notice(f"Skipping {len(names)} {many}: {_names(names)}.")
 
 
-def _nothing_found(folder: Path, found: _Found) -> DistributionError:
+def _nothing_found(where: str, found: _Found) -> DistributionError:
     contents = sorted(found.companions + found.others)
     listing = _names(contents) if contents else "nothing at all"
     return DistributionError(
-        f"The packages folder {str(folder)!r} holds no distributions (it holds: {listing}).",
+        f"{where[0].upper()}{where[1:]} holds no distributions (it holds: {listing}).",
         fix="Run your build (e.g. `python -m build`) so that it writes .whl and .tar.gz "
         "files into this folder, or point `packages-dir` at the folder that has them.",
     )
@@ -235,22 +266,32 @@ def _nothing_found(folder: Path, found: _Found) -> DistributionError:
 
 
 def collect(
-    folder: Path,
+    folder: Path | list[Path],
     *,
     verify_metadata: bool,
     console: Console,
     index: Index,
+    suggest_check: bool = True,
 ) -> list[Distribution]:
-    """Every distribution under `folder`, read and checked; all problems in one error.
+    """Every distribution under `folder` (or among the files and folders of a list), read
+    and checked; all problems in one error.
 
-    `index` decides whether PyPI's own rules apply (pypi.org and test.pypi.org).
+    `suggest_check`: the error's fix names `trusted-publish check` (not when that is what runs).
+
+    `index` decides whether PyPI's own rules apply (`Index.pypi_like`).
     Warnings (a file over PyPI's size limit, a missing content type) are printed, not raised.
     """
     rules = Rules.for_index(index, verify_metadata=verify_metadata)
-    found = _discover(folder)
+    paths = [folder] if isinstance(folder, Path) else folder
+    found = _discover(folder) if isinstance(folder, Path) else _discover_paths(folder)
+    where = (
+        f"the packages folder {str(folder)!r}"
+        if isinstance(folder, Path)
+        else f"the files given ({' '.join(map(str, folder))!r})"
+    )
     _announce_skipped(found, console)
     if not found.files and not found.problems:
-        raise _nothing_found(folder, found)
+        raise _nothing_found(where, found)
     readme = ReadmeCheck(console)
     problems = list(found.problems)
     warnings: dict[str, list[str]] = defaultdict(list)
@@ -270,12 +311,17 @@ def collect(
         console.warning(text)
     if problems:
         raise DistributionError(
-            f"Nothing can be uploaded: {_count(len(problems), 'problem')} in the packages "
-            f"folder {str(folder)!r} ({_count(len(found.files), 'distribution')} checked).",
+            f"Nothing can be uploaded: {_count(len(problems), 'problem')} in {where} "
+            f"({_count(len(found.files), 'distribution')} checked).",
             details=problems,
             fix="Fix each file as its line says (usually: rebuild it), or remove it from the "
-            "folder. Nothing was uploaded. To catch this in the build job, run "
-            f"`{shell_line('trusted-publish', 'check', str(folder))}` there.",
+            "folder. Nothing was uploaded."
+            + (
+                " To catch this in the build job, run "
+                f"`{shell_line('trusted-publish', 'check', *map(str, paths))}` there."
+                if suggest_check
+                else ""
+            ),
         )
     return dists
 

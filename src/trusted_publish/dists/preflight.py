@@ -8,7 +8,7 @@ Three kinds of rules, switched on by `Rules`:
 - always: file names against the metadata, what the upload form needs. These decide
   whether the file is a distribution of the release it claims to be;
 - `verify_metadata`: every core-metadata field validated by `packaging`;
-- `pypi` (the index is pypi.org or test.pypi.org), on top of the above: the rules PyPI adds
+- `pypi` (the index is PyPI-like: `Index.pypi_like`), on top of the above: the rules PyPI adds
   (no local versions, Metadata-Version 1.0-2.5, the README renders, License-File members
   exist, the fields warehouse checks beyond `packaging` and the platform tags it allows:
   see `pypi_rules`; one sdist per release) and its 100 MiB file size limit. Other indexes
@@ -85,8 +85,8 @@ class Rules:
 
     @classmethod
     def for_index(cls, index: Index, *, verify_metadata: bool) -> Rules:
-        """PyPI's own rules apply to uploads to pypi.org and test.pypi.org."""
-        return cls(verify_metadata=verify_metadata, pypi=index.pypi)
+        """PyPI's own rules apply to uploads to a PyPI-like index (`Index.pypi_like`)."""
+        return cls(verify_metadata=verify_metadata, pypi=index.pypi_like)
 
 
 # --- metadata --------------------------------------------------------------------------------

@@ -4,16 +4,17 @@ fail (or when no publishing job was found). The one function `cli` calls."""
 
 from __future__ import annotations
 
+import argparse
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Optional, TextIO
 
 from trusted_publish.console import Console, untrusted
+from trusted_publish.doctor import github, gitlab, render, repo, workflows
 from trusted_publish.doctor.model import Diagnosis, Finding
 from trusted_publish.doctor.yamlfile import BrokenYaml, load
 from trusted_publish.errors import DoctorError, InputError
-
-from . import github, gitlab, render, repo, workflows
 
 WORKFLOWS_DIR = Path(".github") / "workflows"
 
@@ -118,3 +119,31 @@ def run(
         console.info("")
         console.info("No problem found: this setup can publish once the publisher is on the index.")
     return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """`trusted-publish doctor`'s flags."""
+    found = argparse.ArgumentParser(
+        prog="trusted-publish doctor",
+        description="Check a repository's release setup offline, before the first release: "
+        "each publishing job's trusted publisher, and what would fail or weaken it.",
+        allow_abbrev=False,
+    )
+    found.add_argument("path", nargs="?", default=".", help="the repository (default: .)")
+    found.add_argument(
+        "--repository",
+        metavar="OWNER/REPO",
+        help="the GitHub owner/repository or GitLab namespace/project (default: from the "
+        "`origin` remote)",
+    )
+    found.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    return found
+
+
+def main(argv: Sequence[str], console: Console, env: Mapping[str, str]) -> int:
+    """`trusted-publish doctor ARGV`, as `cli` runs it."""
+    flags = parser().parse_args(argv)
+    if flags.json:
+        # stdout carries the document alone; messages (and the error, if any) go to stderr.
+        console.messages_to_stderr()
+    return run(flags.path, flags.repository, flags.json, console)

@@ -91,9 +91,9 @@ class Lookup:
 
     def _ask(self, project: str, version: str) -> Listing:
         name = canonicalize_name(project)
-        if self._index.pypi:
-            # PyPI and TestPyPI answer per release through their JSON API (one small
-            # request, where their simple pages list every file of every version).
+        if self._index.pypi_like:
+            # A PyPI-like index answers per release through its JSON API (one small
+            # request, where its simple pages list every file of every version).
             try:
                 return self._ask_pypi_json(name, version)
             except transport.RequestFailed as exc:
@@ -246,7 +246,7 @@ def triage(
             fix="Bump the version and rebuild. (A rebuild of the same version changes the "
             "bytes: publish the files that were built for the first upload, or a new version.)",
         )
-    if index.pypi:
+    if index.pypi_like:
         closed = closed_releases(todo, lookup, datetime.now(timezone.utc))
         if closed:
             raise UploadError(

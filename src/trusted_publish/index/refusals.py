@@ -78,7 +78,7 @@ _REFUSAL_FIXES: tuple[tuple[str, str], ...] = (
     ),
     (
         "description failed to render",
-        "Fix the README markup (run `trusted-publish check`), or set "
+        "Fix the README markup where the index's message points, or set "
         "`Description-Content-Type` to the format it is written in.",
     ),
 )
