@@ -24,8 +24,9 @@ def test_the_check_command_in_a_fix_quotes_the_folder(
     folder.mkdir()
     (folder / "demo-1.0-py3-none-any.whl").write_bytes(b"not a zip")
     capsys.readouterr()
-    code = main(["check", str(folder)])
-    err = capsys.readouterr().err
+    # A publish (not `check`, whose own failure names no command to run) in a GitHub job.
+    code = main(["--packages-dir", str(folder)], {"GITHUB_ACTIONS": "true"})
+    err = "".join(capsys.readouterr())
     assert code == 3
     assert f"run `trusted-publish check '{folder}'` there" in err
     assert f"check {folder}`" not in err

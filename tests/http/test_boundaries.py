@@ -165,8 +165,8 @@ def test_a_content_length_in_superscript_digits_is_a_named_error(
 def test_a_deeply_nested_json_api_answer_is_a_listing_that_could_not_be_read(
     index: HostileIndex,
 ) -> None:
-    # PyPI's JSON API is asked only of pypi.org: an Index that says it is PyPI, on loopback.
-    pypi = replace(Index.from_urls(index.repository_url), pypi=True, web_url=index.url)
+    # PyPI's JSON API is asked only of an index that answers as PyPI does (`pypi-like`).
+    pypi = replace(Index.from_urls(index.repository_url, pypi_like="true"), web_url=index.url)
     index.behave("json", Behaviour(mode="status", body=DEEP))
     from trusted_publish.http.transport import make_session
 

@@ -103,7 +103,7 @@ def run_cli_until_ready(*args: str) -> tuple[str, str]:
     try:
         for line in proc.stdout:
             lines.append(line)
-            if line.startswith("sandbox ready on "):
+            if "sandbox ready on " in line:  # `# sandbox ready on URL`, the last line
                 break
     finally:
         proc.terminate()
@@ -122,6 +122,6 @@ def test_the_sandbox_warns_loudly_when_told_to_listen_beyond_loopback() -> None:
 
 def test_the_sandbox_listens_on_loopback_by_default_without_a_warning() -> None:
     out, err = run_cli_until_ready()
-    assert "sandbox ready on http://127.0.0.1:" in out
+    assert "# sandbox ready on http://127.0.0.1:" in out
     assert "WARNING" not in err
     assert "GCE_METADATA_HOST=127.0.0.1:" in out
