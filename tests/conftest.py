@@ -6,10 +6,12 @@ wires it to pytest scopes and temporary folders.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from support.capture import CaptureServer
 from support.devpi import DevpiIndex, DevpiServer, run_devpi
@@ -18,6 +20,16 @@ from support.multipart import FormField
 from support.pypiserver import PypiServer, run_pypiserver
 from support.twine import TwineCapture
 from support.twine import twine_capture as _twine_capture
+
+# Fuzzing (hypothesis): fast by default, for `make test`; `HYPOTHESIS_PROFILE=fuzz` runs long.
+settings.register_profile(
+    "default",
+    max_examples=75,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+settings.register_profile("fuzz", max_examples=5000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="session")

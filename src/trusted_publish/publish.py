@@ -104,9 +104,9 @@ def publish(
     finally:
         if minted is not None:
             # Whatever happened: nothing needs the token after the run (only the tokens this
-            # run minted are burned, never a user's own password or API token).
-            with stop.deferred():
-                minted.burn(hurry=stop.requested)
+            # run minted are burned, never a user's own password or API token). A signal,
+            # before or during it, cuts it short: the report comes first.
+            minted.burn(stop)
     return report
 
 

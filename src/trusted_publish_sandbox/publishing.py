@@ -273,13 +273,13 @@ class TrustedPublishing:
         )
 
     def burn(self, body: bytes) -> int:
-        """``POST /_/oidc/burn-token``: revoke a minted token (uv calls it after upload).
-
-        PyPI has no such endpoint (warehouse/oidc/__init__.py registers only the audience
-        and mint-token routes): the server offers this only when the sandbox is started
-        with ``burn_token=True``, standing for an index that has it. That index answers
-        202 whether or not anything was revoked; a revoked token is unknown from then on,
-        so an upload with it is refused as PyPI refuses an unknown token.
+        """``POST /_/oidc/burn-token``: revoke a minted token, as PyPI does since warehouse
+        PR #20197 ("Allow burning of TP tokens": the ``oidc.burn_token`` view in
+        warehouse/oidc/views.py, a ``BurnPayload`` of one ``token`` string). PyPI answers 202
+        whether or not anything was revoked, so the answer tells no one which tokens exist;
+        a revoked token is unknown from then on, so an upload with it is refused as PyPI
+        refuses an unknown token. A sandbox started with ``burn_token=False`` stands for an
+        index without the endpoint (404).
         """
         try:
             token = TokenPayload.model_validate_json(body).token

@@ -313,7 +313,7 @@ def test_devpi_files_are_verified_through_its_simple_page(
 def test_the_token_is_burned_where_the_index_can_and_is_refused_afterwards(
     tmp_path: Path, dist_dir: Path
 ) -> None:
-    with Sandbox(burn_token=True) as sb:
+    with Sandbox() as sb:
         result = on_sandbox(sb, tmp_path, dist_dir)
         assert result.code == 0
         assert sb.minted_tokens and sb.burned_tokens == sb.minted_tokens
@@ -325,7 +325,7 @@ def test_the_token_is_burned_where_the_index_can_and_is_refused_afterwards(
 def test_an_index_without_the_endpoint_is_left_alone_without_a_word(
     tmp_path: Path, dist_dir: Path
 ) -> None:
-    with Sandbox() as sb:  # as PyPI: 404
+    with Sandbox(burn_token=False) as sb:  # an index without the endpoint: 404
         result = on_sandbox(sb, tmp_path, dist_dir)
     assert result.code == 0
     assert sb.burned_tokens == []
@@ -335,7 +335,7 @@ def test_an_index_without_the_endpoint_is_left_alone_without_a_word(
 def test_the_token_is_burned_after_a_failed_run_and_a_failed_burn_fails_nothing(
     tmp_path: Path, dist_dir: Path
 ) -> None:
-    with Sandbox(burn_token=True) as sb:
+    with Sandbox() as sb:
         sb.fail_next("/legacy/", [400])
         failed = on_sandbox(sb, tmp_path, dist_dir)
         assert failed.code == 5
@@ -348,7 +348,7 @@ def test_the_token_is_burned_after_a_failed_run_and_a_failed_burn_fails_nothing(
 
 
 def test_a_password_is_never_burned(tmp_path: Path, dist_dir: Path) -> None:
-    with Sandbox(users={"alice": "s3cret"}, burn_token=True) as sb:
+    with Sandbox(users={"alice": "s3cret"}) as sb:
         env = {"TRUSTED_PUBLISH_USER": "alice", "TRUSTED_PUBLISH_PASSWORD": "s3cret"}
         result = run(tmp_path, sb.repository_url, dist_dir, env=env)
         assert result.code == 0

@@ -248,9 +248,8 @@ def test_mint_invalid_publisher(
 
 
 def test_tls_and_burn_token(tmp_path: Path) -> None:
-    # burn_token=True: an index that has the endpoint (PyPI has none; see
-    # test_sandbox_after_upload.py for the default 404).
-    with Sandbox(tls=True, users={"alice": "s3cret"}, burn_token=True) as sandbox:
+    # The burn-token endpoint answers as PyPI's (see test_sandbox_after_upload.py).
+    with Sandbox(tls=True, users={"alice": "s3cret"}) as sandbox:
         assert sandbox.ca_bundle is not None
         with pytest.raises(requests.exceptions.SSLError):
             session().get(f"{sandbox.base_url}/_/oidc/audience")
@@ -824,8 +823,8 @@ def test_uv_publishes_with_trusted_publishing_over_tls(tmp_path: Path) -> None:
         pytest.skip("uv is not installed next to this interpreter")
     wheel = make_wheel(tmp_path, "demo")
     sdist = make_sdist(tmp_path, "demo")
-    # uv burns the token when the index has the endpoint (PyPI has none: 404 by default).
-    with Sandbox(tls=True, burn_token=True) as sandbox:
+    # uv burns the token when the index has the endpoint (PyPI has, and so does the sandbox).
+    with Sandbox(tls=True) as sandbox:
         assert sandbox.base_url.startswith("https://") and sandbox.ca_bundle is not None
         env = child_env()
         env.update(sandbox.env())

@@ -65,6 +65,9 @@ class Behaviour:
     """Answer ok this many times first, then behave."""
     headers: tuple[tuple[str, str], ...] = ()
     """Extra headers for a `status` answer (`Retry-After`, ...)."""
+    length: Optional[str] = None
+    """A `status` answer's Content-Length as sent (None: the body's length); with it the
+    connection closes after the body."""
     declared: bool = True
     """huge and drip: say the body's length (False: no Content-Length, the body ends when
     the connection closes, so only a reader that counts can stop it)."""
@@ -192,7 +195,9 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == "status":
             self.send_response(behaviour.status)
             self.send_header("Content-Type", behaviour.content_type)
-            self.send_header("Content-Length", str(len(behaviour.body)))
+            self.send_header("Content-Length", behaviour.length or str(len(behaviour.body)))
+            if behaviour.length is not None:
+                self.close_connection = True
             for name, value in behaviour.headers:
                 self.send_header(name, value)
             self.end_headers()
