@@ -313,7 +313,10 @@ class Sandbox:
     @publishers.setter
     def publishers(self, value: Iterable[AnyPublisher]) -> None:
         with self._lock:
-            self.publishing.set_publishers(list(value), self._identity.repository_owner_id)
+            identity = self._identity
+            self.publishing.set_publishers(
+                list(value), identity.repository_owner_id, identity.repository_owner
+            )
 
     @property
     def trusted_publishing(self) -> str:

@@ -309,6 +309,17 @@ def test_owner_repository_and_workflow_are_matched_exactly_case_included(
     assert mint_error(mint(sb)) == ("invalid-publisher", NOT_FOUND)
 
 
+def test_an_owner_typed_in_another_case_is_stored_as_github_spells_the_login(
+    sb: Sandbox,
+) -> None:
+    # warehouse/oidc/forms/github.py, validate_owner: the form asks GitHub's API about the
+    # owner typed and stores the login it answers, so `Octo-Org` for `octo-org` matches.
+    sb.publishers = [RegisteredPublisher("Octo-Org/demo", "release.yml")]
+    assert [p.repository for p in sb.publishers] == ["octo-org/demo"]
+    assert mint(sb).status_code == 200
+    assert sb.mint_requests[-1].publisher == "octo-org/demo:release.yml"
+
+
 def test_the_repository_owner_claim_is_compared_exactly(sb: Sandbox) -> None:
     sb.identity = Identity(extra_claims={"repository_owner": "Octo-Org"})
     assert mint_error(mint(sb)) == (
