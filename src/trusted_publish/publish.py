@@ -32,14 +32,10 @@ from trusted_publish.dists.digests import file_digests
 from trusted_publish.dists.discover import Distribution, collect, describe
 from trusted_publish.errors import PublishError
 from trusted_publish.http.transport import RetryPolicy, make_session
+from trusted_publish.index import provenance
 from trusted_publish.index.listing import Lookup, triage
 from trusted_publish.index.scheduler import Status, UploadRun, UploadSettings, UploadTarget
-from trusted_publish.index.verify import (
-    Verified,
-    VerifyPolicy,
-    verify_listing,
-    verify_provenance,
-)
+from trusted_publish.index.verify import Verified, VerifyPolicy, verify_listing
 from trusted_publish.report import Report
 from trusted_publish.runtime.signals import StopRequest
 
@@ -271,15 +267,19 @@ class _Run:
                 and d.filename in made
                 and self.landed.get(d.filename) is Status.UPLOADED
             ]
-            provenance = verify_provenance(
+            if not attested:
+                return
+            found = provenance.verify_provenance(
                 self.session,
                 self.index,
                 attested,
                 publisher=publisher,
                 console=self.console,
+                request_seconds=self.inputs.request_timeout,
+                check=provenance.available_check(),
             )
             for dist in attested:
-                report.provenance_result(dist, provenance[dist.filename])
+                report.provenance_result(dist, found[dist.filename])
 
     @contextmanager
     def _timed(self, stage: str) -> Iterator[None]:

@@ -25,6 +25,8 @@ from trusted_publish.credentials.exchange import (
     mint_token,
 )
 from trusted_publish.credentials.github import DEFAULT_POLICY, event_error, provenance_publisher
+from trusted_publish.credentials.gitlab import GitLabPublisher
+from trusted_publish.credentials.google import GooglePublisher
 from trusted_publish.credentials.providers import TokenSource, detect
 from trusted_publish.errors import Interrupted
 from trusted_publish.http.policy import TOKEN_USER
@@ -141,12 +143,26 @@ class TrustedPublishingCredentials:
             return (TOKEN_USER, self._token.value)
 
     def publisher(self) -> dict[str, str] | None:
-        """This workflow's publisher as PyPI names it in a provenance (kind, repository,
-        workflow), from the OIDC token's claims; None before the exchange, and for CIs other
-        than GitHub (their provenance is not checked against the publisher)."""
-        if self.source.provider != "github":
-            return None
-        return provenance_publisher(self._claims)
+        """The publisher the upload token was minted for, as PyPI names it in a provenance
+        (pypi-attestations' publishers: GitHub kind, repository, workflow; GitLab kind,
+        repository, workflow_filepath; Google kind, email), from the OIDC token's claims;
+        None before the exchange or when the claims don't say."""
+        claims = self._claims
+        if self.source.provider == "github":
+            return provenance_publisher(claims)
+        if self.source.provider == "gitlab":
+            gitlab = GitLabPublisher.from_claims(claims)
+            if gitlab is None:
+                return None
+            return {
+                "kind": "GitLab",
+                "repository": f"{gitlab.namespace}/{gitlab.project}",
+                "workflow_filepath": gitlab.workflow_filepath,
+            }
+        if self.source.provider == "google":
+            google = GooglePublisher.from_claims(claims)
+            return None if google is None else {"kind": "Google", "email": google.email}
+        return None
 
     def burn(self, stop: Optional[StopRequest] = None) -> None:
         """Revoke every token this run minted, where the index offers it; never raises but
