@@ -22,6 +22,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Optional
 
+from packaging.utils import canonicalize_name
+
 from trusted_publish.credentials import attestations
 from trusted_publish.credentials.credential import (
     Credentials,
@@ -32,7 +34,7 @@ from trusted_publish.dists.digests import file_digests
 from trusted_publish.dists.discover import Distribution, collect, describe
 from trusted_publish.errors import PublishError
 from trusted_publish.http.transport import RetryPolicy, make_session
-from trusted_publish.index import provenance
+from trusted_publish.index import continuity, provenance
 from trusted_publish.index.listing import Lookup, triage
 from trusted_publish.index.scheduler import Status, UploadRun, UploadSettings, UploadTarget
 from trusted_publish.index.verify import Verified, VerifyPolicy, verify_listing
@@ -87,6 +89,7 @@ def publish(
     try:
         todo = run.ask_what_is_there(dists, lookup)
         made = run.sign(todo, source, signer)
+        run.check_continuity(todo, made, minted.publisher() if minted else None)
         if inputs.dry_run:
             run.show_dry_run(todo)
             return report
@@ -127,6 +130,7 @@ class _Run:
         )
         # Files that landed: already there before the upload, or uploaded now.
         self.landed: dict[str, Status] = {}
+        self.decision = attestations.Decision(make=False)
 
     def check_distributions(self) -> list[Distribution]:
         inputs, console = self.inputs, self.console
@@ -189,14 +193,15 @@ class _Run:
         """File name → its `attestations` form field (none when this run makes none)."""
         inputs, index, console = self.inputs, self.index, self.console
         with self._timed("signing"):
+            self.decision = attestations.decide(
+                inputs.attestations,
+                trusted_publishing=inputs.trusted_publishing,
+                index=index,
+                unavailable=source.sigstore_unavailable(index) if source else None,
+            )
             return attestations.stage(
                 todo,
-                attestations.decide(
-                    inputs.attestations,
-                    trusted_publishing=inputs.trusted_publishing,
-                    index=index,
-                    unavailable=source.sigstore_unavailable(index) if source else None,
-                ),
+                self.decision,
                 console,
                 explicit=inputs.attestations is True,
                 dry_run=inputs.dry_run,
@@ -204,6 +209,36 @@ class _Run:
                     signer
                     or attestations.SigstoreSigner(self.session, self.env, console, source=source)
                 ),
+            )
+
+    def check_continuity(
+        self,
+        todo: list[Distribution],
+        made: Mapping[str, str],
+        publisher: Optional[dict[str, str]],
+    ) -> None:
+        """Warn when this run would lose or change the provenance of the release before
+        each of its releases (see `continuity`); before the first upload, dry run included."""
+        inputs = self.inputs
+        if not todo or not continuity.applies(self.index):
+            return
+        # A dry run signs nothing: what it would make is what the decision says.
+        attests = self.decision.make if inputs.dry_run else bool(made)
+        if inputs.attestations is False:
+            why = "`attestations: false`"
+        elif not inputs.trusted_publishing:
+            why = "it is uploaded with a password, and only trusted publishing attests"
+        else:
+            why = "this run makes no attestations"
+        releases = list(dict.fromkeys((str(canonicalize_name(d.name)), d.version) for d in todo))
+        with self.console.group("Provenance: what the release before this one has"):
+            continuity.check_continuity(
+                self.session,
+                self.index,
+                releases,
+                continuity.Plan(attests, publisher, why),
+                console=self.console,
+                request_seconds=inputs.request_timeout,
             )
 
     def show_dry_run(self, todo: list[Distribution]) -> None:
