@@ -228,6 +228,8 @@ class _Run:
             why = "`attestations: false`"
         elif not inputs.trusted_publishing:
             why = "it is uploaded with a password, and only trusted publishing attests"
+        elif self.decision.why_not:
+            why = self.decision.why_not.removeprefix("No attestations are made: ")
         else:
             why = "this run makes no attestations"
         releases = list(dict.fromkeys((str(canonicalize_name(d.name)), d.version) for d in todo))

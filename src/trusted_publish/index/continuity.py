@@ -113,6 +113,8 @@ def read_project_answer(status: int, body: bytes) -> Releases:
         document = _Project.model_validate_json(body)
     except ValidationError:
         return Releases(None, "not a JSON API project document")
+    except PublishError:
+        raise  # a signal, not the answer
     except Exception as exc:  # noqa: BLE001 - the boundary: any failure is an outcome
         return Releases(None, f"an unreadable answer ({type(exc).__name__})")
     return Releases(

@@ -196,6 +196,8 @@ def read_integrity_answer(status: int, body: bytes) -> IntegrityAnswer:
         document = _Provenance.model_validate_json(body)
     except ValidationError:
         return IntegrityAnswer(Served.UNREADABLE, "not a PEP 740 provenance object")
+    except PublishError:
+        raise  # a signal, not the answer
     except Exception as exc:  # noqa: BLE001 - the boundary: any failure is an outcome
         return IntegrityAnswer(Served.UNREADABLE, f"an unreadable answer ({type(exc).__name__})")
     bundles = tuple(
@@ -292,6 +294,8 @@ def sigstore_check(
         )
     except (AttestationError, ValidationError) as exc:
         return f"it does not verify with Sigstore: {str(exc)[:200]}"
+    except PublishError:
+        raise  # a signal, not a verdict
     except Exception as exc:  # noqa: BLE001 - a failure of the verifier, not a verdict
         return f"Sigstore could not verify it ({type(exc).__name__})"
     return None
