@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from support.attestations import local_sigstore_check
 from support.capture import CaptureServer
 from support.devpi import DevpiIndex, DevpiServer, run_devpi
 from support.dists import DEMO_PACKAGE_DIR, build_dists, copy_dists
@@ -32,13 +33,13 @@ settings.register_profile(
     deadline=None,
     derandomize=True,
     database=None,
-    suppress_health_check=[HealthCheck.too_slow],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 settings.register_profile(
     "fuzz",
     max_examples=5000,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
@@ -98,3 +99,10 @@ def twine_capture() -> TwineCapture:
             return _twine_capture(dist_dir, server)
 
     return capture
+
+
+@pytest.fixture
+def local_trust(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Provenance read back after an upload is verified against the local signer's root of
+    trust, not Sigstore's (which a local attestation fails: tests/index/test_provenance.py)."""
+    monkeypatch.setattr("trusted_publish.index.provenance.sigstore_check", local_sigstore_check)

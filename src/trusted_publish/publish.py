@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional, TypeVar
 
+from packaging.utils import canonicalize_name
+
 from trusted_publish.credentials import api_token, attestations
 from trusted_publish.credentials.credential import (
     Credentials,
@@ -33,14 +35,10 @@ from trusted_publish.dists.digests import file_digests
 from trusted_publish.dists.discover import Distribution, collect, describe
 from trusted_publish.errors import Interrupted, PublishError
 from trusted_publish.http.transport import RetryPolicy, make_session
+from trusted_publish.index import continuity, provenance
 from trusted_publish.index.listing import Lookup, triage
 from trusted_publish.index.scheduler import Status, UploadRun, UploadSettings, UploadTarget
-from trusted_publish.index.verify import (
-    Verified,
-    VerifyPolicy,
-    verify_listing,
-    verify_provenance,
-)
+from trusted_publish.index.verify import Verified, VerifyPolicy, verify_listing
 from trusted_publish.report import Report
 from trusted_publish.runtime.signals import StopRequest
 
@@ -96,6 +94,7 @@ def publish(
     try:
         todo = run.ask_what_is_there(dists, lookup)
         made = run.sign(todo, source, signer)
+        run.check_continuity(todo, made, minted.publisher() if minted else None)
         if inputs.dry_run:
             run.show_dry_run(todo)
             return report
@@ -109,9 +108,9 @@ def publish(
     finally:
         if minted is not None:
             # Whatever happened: nothing needs the token after the run (only the tokens this
-            # run minted are burned, never a user's own password or API token).
-            with stop.deferred():
-                minted.burn(hurry=stop.requested)
+            # run minted are burned, never a user's own password or API token). A signal,
+            # before or during it, cuts it short: the report comes first.
+            minted.burn(stop)
     return report
 
 
@@ -136,6 +135,7 @@ class _Run:
         )
         # Files that landed: already there before the upload, or uploaded now.
         self.landed: dict[str, Status] = {}
+        self.decision = attestations.Decision(make=False)
 
     def check_distributions(self, paths: Sequence[Path]) -> list[Distribution]:
         inputs, console = self.inputs, self.console
@@ -207,14 +207,15 @@ class _Run:
         """File name → its `attestations` form field (none when this run makes none)."""
         inputs, index, console = self.inputs, self.index, self.console
         with self._timed("signing"):
+            self.decision = attestations.decide(
+                inputs.attestations,
+                trusted_publishing=inputs.trusted_publishing,
+                index=index,
+                unavailable=source.sigstore_unavailable(index) if source else None,
+            )
             return attestations.stage(
                 todo,
-                attestations.decide(
-                    inputs.attestations,
-                    trusted_publishing=inputs.trusted_publishing,
-                    index=index,
-                    unavailable=source.sigstore_unavailable(index) if source else None,
-                ),
+                self.decision,
                 console,
                 explicit=inputs.attestations is True,
                 dry_run=inputs.dry_run,
@@ -222,6 +223,38 @@ class _Run:
                     signer
                     or attestations.SigstoreSigner(self.session, self.env, console, source=source)
                 ),
+            )
+
+    def check_continuity(
+        self,
+        todo: list[Distribution],
+        made: Mapping[str, str],
+        publisher: Optional[dict[str, str]],
+    ) -> None:
+        """Warn when this run would lose or change the provenance of the release before
+        each of its releases (see `continuity`); before the first upload, dry run included."""
+        inputs = self.inputs
+        if not todo or not continuity.applies(self.index):
+            return
+        # A dry run signs nothing: what it would make is what the decision says.
+        attests = self.decision.make if inputs.dry_run else bool(made)
+        if inputs.attestations is False:
+            why = "`attestations: false`"
+        elif not inputs.trusted_publishing:
+            why = "it is uploaded with a password, and only trusted publishing attests"
+        elif self.decision.why_not:
+            why = self.decision.why_not.removeprefix("No attestations are made: ")
+        else:
+            why = "this run makes no attestations"
+        releases = list(dict.fromkeys((str(canonicalize_name(d.name)), d.version) for d in todo))
+        with self.console.group("Provenance: what the release before this one has"):
+            continuity.check_continuity(
+                self.session,
+                self.index,
+                releases,
+                continuity.Plan(attests, publisher, why),
+                console=self.console,
+                request_seconds=inputs.request_timeout,
             )
 
     def show_dry_run(self, todo: list[Distribution]) -> None:
@@ -310,15 +343,19 @@ class _Run:
             and d.filename in made
             and self.landed.get(d.filename) is Status.UPLOADED
         ]
-        provenance = verify_provenance(
+        if not attested:
+            return
+        found = provenance.verify_provenance(
             self.session,
             self.index,
             attested,
             publisher=publisher,
             console=self.console,
+            request_seconds=self.inputs.request_timeout,
+            check=provenance.available_check(),
         )
         for dist in attested:
-            report.provenance_result(dist, provenance[dist.filename])
+            report.provenance_result(dist, found[dist.filename])
 
     @contextmanager
     def _timed(self, stage: str) -> Iterator[None]:

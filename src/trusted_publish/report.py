@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Optional
 from trusted_publish.console import untrusted
 from trusted_publish.dists.discover import Distribution, human_size
 from trusted_publish.errors import Interrupted, VerificationError
+from trusted_publish.index.provenance import ProvenanceCheck
 
 # The results the stages produce, each defined by its stage: the report only reads them.
 from trusted_publish.index.scheduler import Status
-from trusted_publish.index.verify import ProvenanceCheck, Verified
+from trusted_publish.index.verify import Verified
 
 if TYPE_CHECKING:
     from trusted_publish.console import Console

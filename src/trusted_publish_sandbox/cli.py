@@ -153,9 +153,10 @@ def _parser() -> argparse.ArgumentParser:
         help="on, disabled (403/not-enabled) or absent (404)",
     )
     parser.add_argument(
-        "--burn-token",
-        action="store_true",
-        help="offer POST /_/oidc/burn-token (PyPI has none: 404 without this flag)",
+        "--no-burn-token",
+        dest="burn_token",
+        action="store_false",
+        help="answer POST /_/oidc/burn-token with 404, as an index without it (PyPI has it)",
     )
     parser.add_argument(
         "--upload-fault",

@@ -43,8 +43,9 @@ class Sandbox:
     ``tls=True`` serves HTTPS with a CA made for the run (see ``ca_bundle``): twine and uv
     only speak HTTPS to the trusted-publishing endpoints.
 
-    ``burn_token=True`` stands for an index that offers ``POST /_/oidc/burn-token`` (PyPI
-    does not: by default it answers 404, as PyPI does). ``upload_fault``, ``listing_lag``
+    ``POST /_/oidc/burn-token`` answers as PyPI's does (warehouse PR #20197, "Allow
+    burning of TP tokens": 202 for any token); ``burn_token=False`` stands for an index
+    without it (404). ``upload_fault``, ``listing_lag``
     and ``provenance_fault`` make an index that lies after the upload (see ``faults``).
     """
 
@@ -65,7 +66,7 @@ class Sandbox:
         max_project_size: int = MAX_PROJECT_SIZE,
         trusted_publishing: str = "on",
         tls: bool = False,
-        burn_token: bool = False,
+        burn_token: bool = True,
         upload_fault: Optional[str] = None,
         listing_lag: float = 0.0,
         provenance_fault: Optional[str] = None,
@@ -319,7 +320,10 @@ class Sandbox:
     @publishers.setter
     def publishers(self, value: Iterable[AnyPublisher]) -> None:
         with self._lock:
-            self.publishing.set_publishers(list(value), self._identity.repository_owner_id)
+            identity = self._identity
+            self.publishing.set_publishers(
+                list(value), identity.repository_owner_id, identity.repository_owner
+            )
 
     @property
     def trusted_publishing(self) -> str:

@@ -34,8 +34,10 @@ __all__ = ["PROVENANCE_FAULTS", "UPLOAD_FAULTS", "Faults", "InjectedFailure", "f
 UPLOAD_FAULTS = ("drop", "alter")
 #: What the Integrity API may serve instead of the provenance PyPI built (None: nothing).
 PROVENANCE_FAULTS = ("other-publisher", "other-digest")
-#: The publisher ``"other-publisher"`` names: another repository, another workflow.
+#: The publisher ``"other-publisher"`` names: another repository, another workflow (GitHub,
+#: GitLab), another service account (Google).
 OTHER_PUBLISHER = {"repository": "mallory/demo", "workflow": "other.yml"}
+OTHER_GOOGLE_PUBLISHER = {"email": "mallory@evil.iam.gserviceaccount.com"}
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,9 @@ def falsify_provenance(body: bytes, fault: str) -> bytes:
     document = json.loads(body)
     for bundle in document["attestation_bundles"]:
         if fault == "other-publisher":
-            bundle["publisher"] = {**bundle["publisher"], **OTHER_PUBLISHER}
+            publisher = bundle["publisher"]
+            other = OTHER_GOOGLE_PUBLISHER if publisher.get("kind") == "Google" else OTHER_PUBLISHER
+            bundle["publisher"] = {**publisher, **other}
         else:
             for attestation in bundle["attestations"]:
                 envelope = attestation["envelope"]

@@ -129,8 +129,13 @@ class TrustedPublishing:
 
     # -- publishers ------------------------------------------------------------------
 
-    def set_publishers(self, publishers: Iterable[AnyPublisher], default_owner_id: str) -> None:
+    def set_publishers(
+        self, publishers: Iterable[AnyPublisher], default_owner_id: str, owner_login: str = ""
+    ) -> None:
+        """Register `publishers`. `owner_login`: the GitHub login the sandbox's GitHub knows
+        (its identity's owner), as GitHub spells it."""
         registered = []
+        publishers = [_as_github_spells_it(spec, owner_login) for spec in publishers]
         for spec in publishers:
             names = spec.project_names
             reg = Registration(
@@ -273,13 +278,13 @@ class TrustedPublishing:
         )
 
     def burn(self, body: bytes) -> int:
-        """``POST /_/oidc/burn-token``: revoke a minted token (uv calls it after upload).
-
-        PyPI has no such endpoint (warehouse/oidc/__init__.py registers only the audience
-        and mint-token routes): the server offers this only when the sandbox is started
-        with ``burn_token=True``, standing for an index that has it. That index answers
-        202 whether or not anything was revoked; a revoked token is unknown from then on,
-        so an upload with it is refused as PyPI refuses an unknown token.
+        """``POST /_/oidc/burn-token``: revoke a minted token, as PyPI does since warehouse
+        PR #20197 ("Allow burning of TP tokens": the ``oidc.burn_token`` view in
+        warehouse/oidc/views.py, a ``BurnPayload`` of one ``token`` string). PyPI answers 202
+        whether or not anything was revoked, so the answer tells no one which tokens exist;
+        a revoked token is unknown from then on, so an upload with it is refused as PyPI
+        refuses an unknown token. A sandbox started with ``burn_token=False`` stands for an
+        index without the endpoint (404).
         """
         try:
             token = TokenPayload.model_validate_json(body).token
@@ -328,3 +333,18 @@ class TrustedPublishing:
                 r.issuer = r.issuer or self.issuer_for(issuer.service)
                 candidates.append(r)
         return _FINDERS[issuer.service](candidates, claims, self._used_jti)
+
+
+def _as_github_spells_it(spec: AnyPublisher, login: str) -> AnyPublisher:
+    """A GitHub publisher's owner as GitHub spells the login: warehouse's form asks GitHub's
+    API for the owner typed (`/users/<owner>`, which ignores case) and stores the login it
+    answers (warehouse/oidc/forms/github.py, `GitHubPublisherBase.validate_owner`:
+    `self.normalized_owner = owner_info["login"]`), so a publisher typed `Octo-Org` for the
+    login `octo-org` matches. The sandbox's GitHub knows one login: its identity's owner.
+    The repository name is kept as typed (GitHub's API is not asked about it)."""
+    if not isinstance(spec, RegisteredPublisher) or not login:
+        return spec
+    owner, _, name = spec.repository.partition("/")
+    if owner != login and owner.lower() == login.lower():
+        return replace(spec, repository=f"{login}/{name}")
+    return spec

@@ -188,7 +188,8 @@ class _Handler(IssuerRoutes):
             "/_/oidc/github/mint-token",
             "/_/oidc/burn-token",
         )
-        # PyPI has no burn-token endpoint: only a sandbox started with burn_token=True does.
+        # PyPI has a burn-token endpoint (warehouse PR #20197); burn_token=False is an index
+        # without one.
         burn_missing = path == "/_/oidc/burn-token" and not sandbox.burn_token
         if mode == "absent" or path not in routes or burn_missing:
             self._send_message(404, "Not Found")

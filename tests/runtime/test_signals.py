@@ -260,3 +260,48 @@ def _read_all(folder: Path) -> list[Distribution]:
     from support.dists import read_distribution
 
     return [read_distribution(p) for p in sorted(folder.iterdir())]
+
+
+# --- after the uploads: a signal cuts the read-back and the burn short -----------------------
+
+
+def test_sigterm_during_the_read_back_reports_what_landed_within_a_second(
+    hostile: HostileIndex, wheels: Path, tmp_path: Path
+) -> None:
+    # Every file lands; then the read-back (and the burn after it) would hang for good. Before
+    # the upload the client asks for the project's page and the index's root page.
+    hostile.behave("simple", Behaviour(mode="hang", after=2))
+    hostile.behave("burn", Behaviour(mode="hang"))
+    run = Run(hostile, wheels, tmp_path)
+    wait_for(lambda: len(hostile.requests_to("simple")) >= 3)
+    signalled = time.time()
+    run.signal(signal.SIGTERM)
+    done = run.finish()
+    assert done.code == 143
+    assert done.seconds < 1.5, f"{done.seconds:.2f} s: GitHub kills the process 2.5 s after"
+    written = run.summary.stat().st_mtime - signalled
+    assert written < 1.0, f"the summary was written {written:.2f} s after SIGTERM"
+    # Every file landed, and the report says so; none is claimed verified.
+    assert sorted(done.outputs["uploaded"]) == sorted(hostile.landed)
+    assert len(hostile.landed) == len(TAGS)
+    assert done.outputs["verified"] == []
+    assert "Interrupted (" in done.summary
+    # The burn got what was left of half a second after the signal, and said so.
+    assert "Could not burn the upload token (no complete answer within the" in done.log
+
+
+def test_sigterm_during_the_burn_ends_it_and_the_finished_release_stays_finished(
+    hostile: HostileIndex, wheels: Path, tmp_path: Path
+) -> None:
+    hostile.behave("burn", Behaviour(mode="hang"))
+    run = Run(hostile, wheels, tmp_path)
+    wait_for(lambda: len(hostile.requests_to("burn")) >= 1)
+    run.signal(signal.SIGTERM)
+    done = run.finish()
+    assert done.seconds < 1.5, f"{done.seconds:.2f} s: GitHub kills the process 2.5 s after"
+    # Uploaded and read back before the signal: the release is done, the burn a warning.
+    assert done.code == 0, done.log
+    assert sorted(done.outputs["uploaded"]) == sorted(hostile.landed)
+    assert sorted(done.outputs["verified"]) == sorted(hostile.landed)
+    assert "Could not burn the upload token (cut short by a signal)" in done.log
+    assert "✅" in done.summary

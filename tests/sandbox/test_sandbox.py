@@ -249,9 +249,8 @@ def test_mint_invalid_publisher(
 
 
 def test_tls_and_burn_token(tmp_path: Path) -> None:
-    # burn_token=True: an index that has the endpoint (PyPI has none; see
-    # test_sandbox_after_upload.py for the default 404).
-    with Sandbox(tls=True, users={"alice": "s3cret"}, burn_token=True) as sandbox:
+    # The burn-token endpoint answers as PyPI's (see test_sandbox_after_upload.py).
+    with Sandbox(tls=True, users={"alice": "s3cret"}) as sandbox:
         assert sandbox.ca_bundle is not None
         with pytest.raises(requests.exceptions.SSLError):
             session().get(f"{sandbox.base_url}/_/oidc/audience")
@@ -309,6 +308,17 @@ def test_owner_repository_and_workflow_are_matched_exactly_case_included(
     sb.publishers = [RegisteredPublisher("octo-org/demo", "release.yml")]
     sb.identity = identity
     assert mint_error(mint(sb)) == ("invalid-publisher", NOT_FOUND)
+
+
+def test_an_owner_typed_in_another_case_is_stored_as_github_spells_the_login(
+    sb: Sandbox,
+) -> None:
+    # warehouse/oidc/forms/github.py, validate_owner: the form asks GitHub's API about the
+    # owner typed and stores the login it answers, so `Octo-Org` for `octo-org` matches.
+    sb.publishers = [RegisteredPublisher("Octo-Org/demo", "release.yml")]
+    assert [p.repository for p in sb.publishers] == ["octo-org/demo"]
+    assert mint(sb).status_code == 200
+    assert sb.mint_requests[-1].publisher == "octo-org/demo:release.yml"
 
 
 def test_the_repository_owner_claim_is_compared_exactly(sb: Sandbox) -> None:
@@ -825,8 +835,8 @@ def test_uv_publishes_with_trusted_publishing_over_tls(tmp_path: Path) -> None:
         pytest.skip("uv is not installed next to this interpreter")
     wheel = make_wheel(tmp_path, "demo")
     sdist = make_sdist(tmp_path, "demo")
-    # uv burns the token when the index has the endpoint (PyPI has none: 404 by default).
-    with Sandbox(tls=True, burn_token=True) as sandbox:
+    # uv burns the token when the index has the endpoint (PyPI has, and so does the sandbox).
+    with Sandbox(tls=True) as sandbox:
         assert sandbox.base_url.startswith("https://") and sandbox.ca_bundle is not None
         env = child_env()
         env.update(sandbox.env())

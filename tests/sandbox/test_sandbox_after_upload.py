@@ -119,18 +119,33 @@ def test_no_provenance_for_a_file_without_attestations_and_html_404_for_unknown_
 # --- burn-token ----------------------------------------------------------------------------
 
 
-def test_burn_token_is_404_by_default_as_on_pypi_and_the_token_keeps_working(
+def test_burn_token_answers_202_by_default_as_pypi_does_and_the_token_is_dead(
     sb: Sandbox, tmp_path: Path
 ) -> None:
+    # warehouse PR #20197 ("Allow burning of TP tokens"): 202, also for an unknown token.
     auth = api_token(sb)
     burn = session().post(f"{sb.base_url}/_/oidc/burn-token", json={"token": auth[1]})
-    assert burn.status_code == 404
-    assert sb.burned_tokens == []
-    assert upload(sb, make_wheel(tmp_path), auth, name="tp_sample").status_code == 200
+    assert burn.status_code == 202
+    assert sb.burned_tokens == [auth[1]]
+    again = session().post(f"{sb.base_url}/_/oidc/burn-token", json={"token": auth[1]})
+    assert again.status_code == 202
+    refused = upload(sb, make_wheel(tmp_path), auth, name="tp_sample")
+    assert (refused.status_code, refused.reason) == (403, DEAD_TOKEN)
+
+
+def test_an_index_without_burn_token_answers_404_and_the_token_keeps_working(
+    tmp_path: Path,
+) -> None:
+    with Sandbox(burn_token=False) as sb:
+        auth = api_token(sb)
+        burn = session().post(f"{sb.base_url}/_/oidc/burn-token", json={"token": auth[1]})
+        assert burn.status_code == 404
+        assert sb.burned_tokens == []
+        assert upload(sb, make_wheel(tmp_path), auth, name="tp_sample").status_code == 200
 
 
 def test_a_burned_token_is_refused_with_warehouses_text(tmp_path: Path) -> None:
-    with Sandbox(burn_token=True) as sb:
+    with Sandbox() as sb:
         auth = api_token(sb)
         burn = session().post(f"{sb.base_url}/_/oidc/burn-token", json={"token": auth[1]})
         assert burn.status_code == 202 and sb.burned_tokens == [auth[1]]

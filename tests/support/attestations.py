@@ -20,12 +20,13 @@ import datetime
 import hashlib
 import json
 import time
-from collections.abc import Container
+from collections.abc import Container, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
@@ -148,3 +149,34 @@ def sigstore_unreachable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+
+
+def local_sigstore_check(
+    attestation: Mapping[str, Any], publisher: object, filename: str, sha256: str
+) -> Optional[str]:
+    """`provenance.sigstore_check` with the local signer's trust in place of Sigstore's: the
+    certificate must be one of the local signer's (organization `sigstore.local`), the DSSE
+    signature must hold under its key, and the statement's one subject must be the file.
+    Real cryptography, with a root of trust the tests made (it binds no publisher: that
+    comparison is the bundle's, done before)."""
+    try:
+        der = base64.b64decode(attestation["verification_material"]["certificate"])
+        certificate = x509.load_der_x509_certificate(der)
+        envelope = attestation["envelope"]
+        statement = base64.b64decode(envelope["statement"])
+        signature = base64.b64decode(envelope["signature"])
+    except (KeyError, TypeError, ValueError) as exc:
+        return f"not an attestation ({exc})"
+    organization = certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    if [a.value for a in organization] != ["sigstore.local"]:
+        return "a certificate from outside the local root of trust"
+    key = certificate.public_key()
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    try:
+        key.verify(signature, _pae(PAYLOAD_TYPE, statement), ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        return "the signature does not verify"
+    [subject] = json.loads(statement)["subject"]
+    if (subject["name"], subject["digest"]["sha256"]) != (filename, sha256):
+        return "the statement names another file"
+    return None

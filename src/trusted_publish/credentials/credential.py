@@ -18,16 +18,20 @@ from typing import TYPE_CHECKING, Callable, Optional, Protocol
 
 from trusted_publish.credentials.claims import unverified_claims
 from trusted_publish.credentials.exchange import (
+    Burn,
     UploadToken,
     burn_token,
     discover_audience,
     mint_token,
 )
 from trusted_publish.credentials.github import DEFAULT_POLICY, event_error, provenance_publisher
+from trusted_publish.credentials.gitlab import GitLabPublisher
+from trusted_publish.credentials.google import GooglePublisher
 from trusted_publish.credentials.providers import TokenSource, detect
-from trusted_publish.http import transport
+from trusted_publish.errors import Interrupted
 from trusted_publish.http.policy import TOKEN_USER
 from trusted_publish.http.transport import RetryPolicy
+from trusted_publish.runtime.signals import StopRequest
 
 if TYPE_CHECKING:
     import requests
@@ -38,8 +42,6 @@ if TYPE_CHECKING:
 #: Mint a new token when the current one has less than this many seconds left: an upload of
 #: a large file must not outlive its 15-minute token.
 REFRESH_MARGIN = 300.0
-#: Seconds a burn may take after a signal: the report must still be written in time.
-HURRIED_SECONDS = 1.0
 
 
 class Credentials(Protocol):
@@ -141,37 +143,57 @@ class TrustedPublishingCredentials:
             return (TOKEN_USER, self._token.value)
 
     def publisher(self) -> dict[str, str] | None:
-        """This workflow's publisher as PyPI names it in a provenance (kind, repository,
-        workflow), from the OIDC token's claims; None before the exchange, and for CIs other
-        than GitHub (their provenance is not checked against the publisher)."""
-        if self.source.provider != "github":
-            return None
-        return provenance_publisher(self._claims)
+        """The publisher the upload token was minted for, as PyPI names it in a provenance
+        (pypi-attestations' publishers: GitHub kind, repository, workflow; GitLab kind,
+        repository, workflow_filepath; Google kind, email), from the OIDC token's claims;
+        None before the exchange or when the claims don't say."""
+        claims = self._claims
+        if self.source.provider == "github":
+            return provenance_publisher(claims)
+        if self.source.provider == "gitlab":
+            gitlab = GitLabPublisher.from_claims(claims)
+            if gitlab is None:
+                return None
+            return {
+                "kind": "GitLab",
+                "repository": f"{gitlab.namespace}/{gitlab.project}",
+                "workflow_filepath": gitlab.workflow_filepath,
+            }
+        if self.source.provider == "google":
+            google = GooglePublisher.from_claims(claims)
+            return None if google is None else {"kind": "Google", "email": google.email}
+        return None
 
-    def burn(self, *, hurry: bool = False) -> None:
-        """Revoke every token this run minted, where the index offers it; never raises.
+    def burn(self, stop: Optional[StopRequest] = None) -> None:
+        """Revoke every token this run minted, where the index offers it; never raises but
+        for a signal that came before (the caller's to report).
 
-        PyPI has no burn endpoint (404), nor do most indexes (404, 405): they are skipped
-        without a word, and the token dies by itself when it expires. `hurry`: the run was
-        stopped by a signal, so the burn must not hold up the report.
+        PyPI answers 202 (warehouse PR #20197): burned. An index without the endpoint
+        (404, 405) is skipped without a word, and the token dies by itself when it expires.
+        `stop`: after a signal the burn gets what is left of `signals.AFTER_SIGNAL`, and a
+        signal during the burn cuts it short, so that the report is written in time.
         """
+        stop = stop or StopRequest()
         with self._lock:
             tokens, self._minted = self._minted, []
             self._token = None
-        seconds = HURRIED_SECONDS if hurry else self._policy.request_seconds
         for token in tokens:
-            try:
-                status = burn_token(self._session, self._index, token.value, seconds=seconds)
-            except transport.RequestFailed as exc:
-                self._warn_unburned(token, exc.reason)
+            seconds = min(self._policy.request_seconds, stop.seconds_left())
+            if seconds <= 0:
+                self._warn_unburned(token, "the run was stopped by a signal")
                 continue
-            if status in (404, 405):
+            try:
+                answer = burn_token(self._session, self._index, token.value, seconds=seconds)
+            except Interrupted:
+                self._warn_unburned(token, "cut short by a signal")
+                continue
+            if answer.outcome is Burn.NO_ENDPOINT:
                 self._console.debug(f"{self._index.web_url} has no burn-token endpoint.")
                 return
-            if 200 <= status < 300:
+            if answer.outcome is Burn.BURNED:
                 self._console.info("Burned the upload token: nothing can use it any more.")
             else:
-                self._warn_unburned(token, f"HTTP {status}")
+                self._warn_unburned(token, answer.reason)
 
     def _warn_unburned(self, token: UploadToken, why: str) -> None:
         left = max(0.0, token.expires - self._clock())

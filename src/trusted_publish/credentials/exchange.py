@@ -3,8 +3,11 @@
 `GET <web>/_/oidc/audience` says which audience the OIDC token must carry; `POST
 <web>/_/oidc/mint-token` with `{"token": <JWT>}` returns an API token that lives 15 minutes
 (warehouse/oidc/views.py). When to ask, and how often, is `credentials`' business. `POST
-<web>/_/oidc/burn-token` revokes a token on an index that has the endpoint; PyPI has none
-(warehouse/oidc/__init__.py registers only audience and mint-token) and answers 404.
+<web>/_/oidc/burn-token` with `{"token": <token>}` revokes a minted token: PyPI has it since
+warehouse PR #20197 ("Allow burning of TP tokens", the `oidc.burn_token` view in
+warehouse/oidc/views.py), and answers 202 whatever the token (so the answer tells nobody
+which tokens exist); an index without it answers 404 or 405. `burn_token` is that answer's
+one boundary: whatever comes back becomes a `BurnAnswer`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Callable, Optional
 from urllib.parse import urlsplit
 
@@ -21,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 from trusted_publish.credentials import github, gitlab, google
 from trusted_publish.credentials.claims import publisher_kind, unverified_claims
 from trusted_publish.credentials.github import DEFAULT_POLICY
-from trusted_publish.errors import CredentialError
+from trusted_publish.errors import CredentialError, PublishError
 from trusted_publish.http import transport
 from trusted_publish.http.answers import ProtocolError, json_object, parse_model
 from trusted_publish.http.policy import TOKEN_USER
@@ -257,19 +261,62 @@ def _what_came(resp: Reply) -> str:
     return f"HTTP {resp.status_code} {_message(resp)}".rstrip()
 
 
-def burn_token(session: requests.Session, index: Index, token: str, *, seconds: float) -> int:
-    """POST the token to the index's burn-token endpoint (one try, within `seconds`): the
-    answer's status; what it means is the caller's. `transport.RequestFailed` when none came."""
-    reply = transport.request(
-        session,
-        "POST",
-        f"{index.web_url}/_/oidc/burn-token",
-        what="the burn-token request",
-        cap=transport.SMALL_JSON_CAP,
-        seconds=seconds,
-        json={"token": token},
-    )
-    return reply.status_code
+class Burn(Enum):
+    """What the index said to a burn-token request."""
+
+    BURNED = "burned"
+    """A 2xx: PyPI's 202 (it says the same for a token it does not know, which then can't
+    be used either)."""
+    NO_ENDPOINT = "no endpoint"
+    """404 or 405: the index has no burn-token endpoint; the token expires by itself."""
+    REFUSED = "refused"
+    """Any other status."""
+    NO_ANSWER = "no answer"
+    """No complete answer came (connection, deadline, size cap) or it could not be read."""
+
+
+@dataclass(frozen=True)
+class BurnAnswer:
+    outcome: Burn
+    reason: str
+    """In words safe to print: never the server's text."""
+
+
+def burn_token(
+    session: requests.Session, index: Index, token: str, *, seconds: float
+) -> BurnAnswer:
+    """POST the token to the index's burn-token endpoint (one try, within `seconds`) and read
+    the answer: the one boundary of that answer, so anything it meets (no answer, any header,
+    any byte, any exception while reading) is a `BurnAnswer`, never an exception. A signal
+    (`Interrupted`) is not an answer: it goes on to the caller."""
+    try:
+        reply = transport.request(
+            session,
+            "POST",
+            f"{index.web_url}/_/oidc/burn-token",
+            what="the burn-token request",
+            cap=transport.SMALL_JSON_CAP,
+            seconds=seconds,
+            json={"token": token},
+        )
+        return read_burn_answer(reply.status_code)
+    except transport.RequestFailed as exc:
+        return BurnAnswer(Burn.NO_ANSWER, exc.reason)
+    except PublishError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the boundary: whatever the answer did
+        why = f"an answer that could not be read ({type(exc).__name__})"
+        return BurnAnswer(Burn.NO_ANSWER, why)
+
+
+def read_burn_answer(status: int) -> BurnAnswer:
+    """The status of a burn-token answer, as what it means (its body says nothing more:
+    warehouse answers 202 whatever was burned)."""
+    if 200 <= status < 300:
+        return BurnAnswer(Burn.BURNED, f"HTTP {status}")
+    if status in (404, 405):
+        return BurnAnswer(Burn.NO_ENDPOINT, f"HTTP {status}")
+    return BurnAnswer(Burn.REFUSED, f"HTTP {status}")
 
 
 # --- the answers, each read at one boundary into a typed value -----------------------------

@@ -8,46 +8,30 @@ request per release, repeated with back-off while a file is missing (a cache in 
 index may lag the upload), within a bound in seconds. A file the index does not list, or lists
 with other bytes, is an error; a look-up that can't be made is a warning, never a pass.
 
-Files uploaded with attestations are then read back from PyPI's Integrity API
-(`/integrity/<project>/<version>/<file>/provenance`, warehouse/api/integrity.py): the
-provenance must hold an attestation of this file's SHA-256 from this workflow's publisher.
-That API's answers are cached (10 minutes), so a provenance missing right after the upload is
-a warning, not an error.
+Files uploaded with attestations are then read back from PyPI's Integrity API: see
+`provenance`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Callable, Optional
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Callable, Optional
 
 from packaging.utils import canonicalize_name
 
 from trusted_publish.errors import VerificationError
-from trusted_publish.http import transport
 from trusted_publish.http.policy import sanitize_url
 
 if TYPE_CHECKING:
-    import requests
-
     from trusted_publish.console import Console
     from trusted_publish.dists.discover import Distribution
     from trusted_publish.index.listing import Listing, Lookup
-    from trusted_publish.index.target import Index
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-
-#: The Integrity API's media type (PEP 740).
-INTEGRITY_JSON = "application/vnd.pypi.integrity.v1+json"
-#: How long PyPI lets caches keep an Integrity API answer (warehouse/api/integrity.py).
-INTEGRITY_CACHE_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -72,23 +56,6 @@ class Verified(Enum):
     YES = "yes"
     NO = "no"
     NOT_CHECKED = "not checked"
-
-
-class ProvenanceState(Enum):
-    """What the Integrity API said of one file's provenance."""
-
-    VERIFIED = "verified"
-    NOT_YET = "not served yet"
-    MISMATCH = "does not match"
-    UNREADABLE = "could not be read"
-
-
-@dataclass(frozen=True)
-class ProvenanceCheck:
-    """One file's provenance as read back, and where it is served."""
-
-    state: ProvenanceState
-    url: str
 
 
 @dataclass(frozen=True)
@@ -230,133 +197,3 @@ def _judge(
             f"{dist.filename}: {where} lists it with sha256 {theirs}, this file has {dist.sha256}"
         )
     return Verified.YES, None
-
-
-# --- provenance (PEP 740) ------------------------------------------------------------------
-
-
-def provenance_url(index: Index, dist: Distribution) -> str:
-    """Where the Integrity API serves `dist`'s provenance."""
-    name = canonicalize_name(dist.name)
-    return (
-        f"{index.web_url}/integrity/{quote(name)}/{quote(dist.version)}/"
-        f"{quote(dist.filename)}/provenance"
-    )
-
-
-def verify_provenance(
-    session: requests.Session,
-    index: Index,
-    dists: Sequence[Distribution],
-    *,
-    publisher: Optional[Mapping[str, str]],
-    console: Console,
-) -> dict[str, ProvenanceCheck]:
-    """Read each file's provenance back: file name → what was found. Every problem is a
-    warning (the file itself is verified, and PyPI checked the attestation against the
-    publisher when it took it)."""
-    checks: dict[str, ProvenanceCheck] = {}
-    for dist in dists:
-        url = provenance_url(index, dist)
-        try:
-            resp = fetch_provenance(session, url)
-        except transport.RequestFailed as exc:
-            state, why = ProvenanceState.UNREADABLE, exc.reason
-        else:
-            state, why = _read_provenance(resp, dist, publisher)
-        checks[dist.filename] = ProvenanceCheck(state, url)
-        if state is ProvenanceState.VERIFIED:
-            continue
-        if state is ProvenanceState.NOT_YET:
-            console.warning(
-                f"{index.name} has no provenance for {dist.filename} yet ({why}). Its "
-                f"Integrity API answers are cached for up to {INTEGRITY_CACHE_SECONDS // 60} "
-                f"minutes after an upload: check {url} later.",
-                title="trusted-publish: provenance not served yet",
-            )
-        else:
-            console.warning(
-                f"The provenance of {dist.filename} {state.value} ({why}): {url}",
-                title="trusted-publish: provenance",
-            )
-    return checks
-
-
-def fetch_provenance(
-    session: requests.Session, url: str, seconds: float = transport.REQUEST_TIMEOUT
-) -> transport.Reply:
-    """GET one file's provenance from the Integrity API (one try, bounded)."""
-    return transport.request(
-        session,
-        "GET",
-        url,
-        what="the provenance request",
-        cap=transport.SMALL_JSON_CAP,
-        seconds=seconds,
-        headers={"Accept": INTEGRITY_JSON},
-    )
-
-
-def _read_provenance(
-    resp: transport.Reply, dist: Distribution, publisher: Optional[Mapping[str, str]]
-) -> tuple[ProvenanceState, str]:
-    """(state, why) for one Integrity API answer."""
-    if resp.status_code == 404:
-        return ProvenanceState.NOT_YET, "HTTP 404"
-    if resp.status_code != 200:
-        return ProvenanceState.UNREADABLE, f"HTTP {resp.status_code}"
-    try:
-        document = resp.json()
-        bundles = document["attestation_bundles"]
-        if not isinstance(bundles, list):
-            raise TypeError
-    except (ValueError, KeyError, TypeError):
-        return ProvenanceState.UNREADABLE, "not a PEP 740 provenance object"
-    attested_by: list[str] = []
-    for bundle in bundles:
-        if not isinstance(bundle, dict) or not _attests(bundle.get("attestations"), dist):
-            continue
-        theirs = bundle.get("publisher")
-        if publisher is None or _same_publisher(theirs, publisher):
-            return ProvenanceState.VERIFIED, "an attestation of this file from this workflow"
-        attested_by.append(_describe_publisher(theirs))
-    if attested_by:
-        return ProvenanceState.MISMATCH, (
-            f"attested by {', '.join(attested_by)}, not by {_describe_publisher(publisher)}"
-        )
-    return ProvenanceState.MISMATCH, f"no attestation of sha256 {dist.sha256}"
-
-
-def _attests(attestations: Any, dist: Distribution) -> bool:
-    """Whether one of `attestations` names this file with this SHA-256."""
-    for attestation in attestations if isinstance(attestations, list) else ():
-        try:
-            statement = json.loads(base64.b64decode(attestation["envelope"]["statement"]))
-            subjects = statement["subject"]
-        except (KeyError, TypeError, ValueError, binascii.Error):
-            continue
-        for subject in subjects if isinstance(subjects, list) else ():
-            if not isinstance(subject, dict):
-                continue
-            digests = subject.get("digest")
-            sha256 = digests.get("sha256") if isinstance(digests, dict) else None
-            if subject.get("name") == dist.filename and sha256 == dist.sha256:
-                return True
-    return False
-
-
-def _same_publisher(theirs: Any, ours: Mapping[str, str]) -> bool:
-    if not isinstance(theirs, dict):
-        return False
-    # GitHub compares owner and repository names without case (warehouse stores them as
-    # configured); the environment is not compared: a publisher may accept any.
-    return all(str(theirs.get(key, "")).lower() == value.lower() for key, value in ours.items())
-
-
-def _describe_publisher(publisher: Any) -> str:
-    if not isinstance(publisher, Mapping):
-        return "an unknown publisher"
-    parts = [
-        f"{key}={publisher[key]}" for key in ("kind", "repository", "workflow") if key in publisher
-    ]
-    return " ".join(parts) or "an unknown publisher"

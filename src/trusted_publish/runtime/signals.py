@@ -4,7 +4,10 @@ GitHub cancels a step with SIGINT, then SIGTERM about 7.5 s later, then SIGKILL 
 that. Before the first upload, a signal stops the run at once (nothing can have landed).
 While files upload, it only asks: no new file starts, the files in flight get a short grace
 to finish (shorter after SIGTERM, cut short by a second signal), and the report then says
-which files landed, which were in flight (unknown) and which never started.
+which files landed, which were in flight (unknown) and which never started. After the
+uploads, a signal cuts the read-back, the provenance and the token burn short: whatever is
+still to do after it must end within `AFTER_SIGNAL` seconds, so the report is written well
+inside the second GitHub leaves after SIGTERM.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from trusted_publish.errors import Interrupted
 GRACE_AFTER_SIGINT = 5.0
 #: After SIGTERM GitHub kills the process 2.5 s later: the report must be written before.
 GRACE_AFTER_SIGTERM = 1.5
+#: Seconds the work after the uploads (a token burn) may still take after a signal: the
+#: report is written within a second of it.
+AFTER_SIGNAL = 0.5
 
 _SIGNALS = tuple(
     s for s in (getattr(signal, "SIGINT", None), getattr(signal, "SIGTERM", None)) if s is not None
@@ -45,6 +51,9 @@ class StopRequest:
         """Before (and after) the uploads, a signal ends the run where it is."""
         self._clock = clock
         self._at: Optional[float] = None
+        self._acted_at: Optional[float] = None
+        """When the run acted on a signal that came while it was deferred (the uploads'
+        grace is over): the work after it is timed from then."""
 
     @property
     def requested(self) -> bool:
@@ -71,6 +80,14 @@ class StopRequest:
         grace = GRACE_AFTER_SIGTERM if self.signum == signal.SIGTERM else GRACE_AFTER_SIGINT
         return max(0.0, self._at + grace - self._clock())
 
+    def seconds_left(self, budget: float = AFTER_SIGNAL) -> float:
+        """Seconds still allowed for work `budget` seconds long after the signal, or after
+        the uploads' grace when it came during the uploads (infinite when none came)."""
+        start = self._acted_at if self._acted_at is not None else self._at
+        if start is None:
+            return float("inf")
+        return max(0.0, start + budget - self._clock())
+
     @contextmanager
     def deferred(self) -> Iterator[None]:
         """While uploads run: a signal only asks them to stop (see `grace_left`)."""
@@ -79,6 +96,8 @@ class StopRequest:
             yield
         finally:
             self.raise_at_once = True
+            if self._at is not None and self._acted_at is None:
+                self._acted_at = self._clock()
 
 
 @contextmanager
