@@ -12,11 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
+from support.fuzz import any_text
 from support.gitrepo import make_repo, write
 from support.workflow_log import foreign_commands
 from trusted_publish.cli import main
 from trusted_publish.doctor.repo import parse_remote
+from trusted_publish.doctor.yamlfile import BrokenYaml, YList, YMap, YText, load
 from trusted_publish_sandbox import Identity, RegisteredPublisher, Sandbox
 
 EXIT_DOCTOR = 6
@@ -630,3 +634,36 @@ def test_uses_dot_is_this_action_only_in_trusted_publishs_own_repository(
     assert run.json["jobs"][0]["tool"] == "trusted-publish"
     other = make_repo(tmp_path / "other", workflows={"r.yml": local})
     assert "No publishing job found" in doctor(other).err
+
+
+#: YAML's own punctuation and a workflow's words, drawn more often than chance.
+_YAML_BITS = st.sampled_from(
+    ["\n", "  ", "- ", ": ", "on", "jobs", "steps", "uses", "run", "permissions", "id-token",
+     "write", "environment", "{", "}", "[", "]", "&a", "*a", "!!str", "|", ">", "'", '"', "#",
+     "---", "...", "%YAML 1.2", "? ", "\t", "\x00", "\ufeff", "\udc80"]
+)  # fmt: skip
+
+
+@pytest.mark.fuzz
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(text="on: push\n\x00", raw=b"\x00")  # a NUL: PyYAML's reader error has no mark
+@given(
+    text=st.lists(st.one_of(_YAML_BITS, any_text), max_size=30).map("".join),
+    raw=st.binary(max_size=64),
+)
+def test_any_workflow_file_is_a_tree_or_broken_yaml_never_a_traceback(
+    tmp_path: Path, text: str, raw: bytes
+) -> None:
+    # The boundary of a CI file: any text, and any bytes, are read into a typed tree or a
+    # named BrokenYaml, nothing else; its line is in the file (0: the file as a whole).
+    path = tmp_path / "fuzzed.yml"
+    for content in (text.encode("utf-8", "surrogatepass"), raw):
+        path.write_bytes(content)
+        found = load(path, ".github/workflows/fuzzed.yml")
+        assert isinstance(found, (YMap, YList, YText, BrokenYaml)) or found is None
+        if isinstance(found, BrokenYaml):
+            # YAML's line breaks: \n, \r, NEL, and the Unicode line and paragraph separators.
+            breaks = sum(map(content.decode("utf-8", "replace").count, "\n\r\x85\u2028\u2029"))
+            assert 0 <= found.line <= breaks + 1
+            if b"\x00" in content and b"\xff" not in content and found.line == 0:
+                pytest.fail(f"a NUL is on a line of the file: {found}")

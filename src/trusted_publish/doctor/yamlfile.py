@@ -115,6 +115,11 @@ def load(path: Path, shown: str) -> Union[YNode, BrokenYaml]:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
         return BrokenYaml(shown, line, " ".join(str(exc.problem or exc).split()))
+    except yaml.reader.ReaderError as exc:
+        # A character YAML does not allow (a NUL, a control character): PyYAML gives its
+        # position in the text, not a mark; the line is counted from it.
+        line = text[: max(exc.position, 0)].count("\n") + 1
+        return BrokenYaml(shown, line, " ".join(str(exc).split()))
     except yaml.YAMLError as exc:
         return BrokenYaml(shown, 0, " ".join(str(exc).split()))
     except RecursionError:
