@@ -21,6 +21,7 @@ from support.multipart import FormField
 from support.pypiserver import PypiServer, run_pypiserver
 from support.twine import TwineCapture
 from support.twine import twine_capture as _twine_capture
+from trusted_publish_sandbox import Sandbox
 
 # Property tests (marker `fuzz`). In `make test` they are a regression net: few examples, the
 # same ones every run (derandomize), so a red CI is a real change, never a lucky draw, and
@@ -106,3 +107,20 @@ def local_trust(monkeypatch: pytest.MonkeyPatch) -> None:
     """Provenance read back after an upload is verified against the local signer's root of
     trust, not Sigstore's (which a local attestation fails: tests/index/test_provenance.py)."""
     monkeypatch.setattr("trusted_publish.index.provenance.sigstore_check", local_sigstore_check)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    """A fresh sandbox (GitHub, GitLab and Google issuers, and a PyPI) for one test."""
+    with Sandbox() as sb:
+        yield sb
+
+
+@pytest.fixture
+def not_on_google_cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever machine runs the tests, it is not a Google Compute Engine one for them."""
+    from trusted_publish.credentials import google
+
+    product = tmp_path / "product_name"
+    product.write_text("Standard PC\n")
+    monkeypatch.setattr(google, "PRODUCT_NAME_FILE", product)

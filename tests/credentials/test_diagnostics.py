@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,12 +23,6 @@ from trusted_publish.index.target import Index
 from trusted_publish_sandbox import Identity, RegisteredPublisher, Sandbox
 
 PROJECT = "tp-demo-package"
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox() as sb:
-        yield sb
 
 
 def the_error(run: Run) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,6 @@ from support.procs import free_port
 from support.runs import Run, assert_no_secret
 from trusted_publish.cli import main
 from trusted_publish.console import Console
-from trusted_publish.credentials import google
 from trusted_publish.credentials.attestations import decide
 from trusted_publish.credentials.claims import unverified_claims
 from trusted_publish.credentials.exchange import refusal_help
@@ -36,21 +34,10 @@ from trusted_publish_sandbox import (
     Sandbox,
 )
 
+#: Every test here runs as on a machine that is not Google Cloud.
+pytestmark = pytest.mark.usefixtures("not_on_google_cloud")
+
 PROJECT = "tp-demo-package"
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox() as sb:
-        yield sb
-
-
-@pytest.fixture(autouse=True)
-def not_on_google_cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Whatever machine runs the tests, it is not a Google Compute Engine one for them.
-    product = tmp_path / "product_name"
-    product.write_text("Standard PC\n")
-    monkeypatch.setattr(google, "PRODUCT_NAME_FILE", product)
 
 
 def run_cli(

@@ -13,7 +13,6 @@ import hashlib
 import io
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,12 +27,6 @@ from trusted_publish.index.target import Index
 from trusted_publish_sandbox import Identity, RegisteredPublisher, Sandbox
 
 PROJECT = "tp-demo-package"
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox() as sb:
-        yield sb
 
 
 # --- the happy path ------------------------------------------------------------------------

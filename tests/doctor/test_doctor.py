@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from support import runs
 from support.fuzz import any_text
 from support.gitrepo import make_repo, write
 from support.workflow_log import foreign_commands
@@ -58,16 +58,7 @@ jobs:
 """
 
 
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def text(self) -> str:
-        return self.out + self.err
-
+class Run(runs.Run):
     @property
     def json(self) -> Any:
         return json.loads(self.out)

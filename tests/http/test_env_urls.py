@@ -8,7 +8,6 @@ refuses it with a reason or lets through a URL whose real host passes the rules.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -28,18 +27,8 @@ from trusted_publish.http.policy import check_url, is_loopback_host
 from trusted_publish.inputs import Inputs, env_name, load_inputs
 from trusted_publish_sandbox import Sandbox
 
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox() as sb:
-        yield sb
-
-
-@pytest.fixture(autouse=True)
-def not_on_google_cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    product = tmp_path / "product_name"
-    product.write_text("Standard PC\n")
-    monkeypatch.setattr(google, "PRODUCT_NAME_FILE", product)
+#: Every test here runs as on a machine that is not Google Cloud.
+pytestmark = pytest.mark.usefixtures("not_on_google_cloud")
 
 
 def connects_to(url: str) -> tuple[str, str, object]:

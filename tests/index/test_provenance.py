@@ -30,7 +30,6 @@ from support.procs import LOOPBACK
 from support.runs import Run, assert_no_secret
 from trusted_publish.cli import main
 from trusted_publish.console import Console
-from trusted_publish.credentials import google
 from trusted_publish.errors import Interrupted
 from trusted_publish.http.transport import make_session
 from trusted_publish.index.provenance import (
@@ -43,16 +42,11 @@ from trusted_publish.index.provenance import (
 from trusted_publish.index.target import Index
 from trusted_publish_sandbox import Sandbox
 
+#: Every test here runs as on a machine that is not Google Cloud.
+pytestmark = pytest.mark.usefixtures("not_on_google_cloud")
+
 WHEEL = "tp_demo_package-1.0.0-py3-none-any.whl"
 SDIST = "tp_demo_package-1.0.0.tar.gz"
-
-
-@pytest.fixture(autouse=True)
-def not_on_google_cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Whatever machine runs the tests, it is not a Google Compute Engine one for them.
-    product = tmp_path / "product_name"
-    product.write_text("Standard PC\n")
-    monkeypatch.setattr(google, "PRODUCT_NAME_FILE", product)
 
 
 def attested_run(
