@@ -86,7 +86,7 @@ def _pip_version() -> Optional[tuple[int, ...]]:
         return None
     parts: list[int] = []
     for piece in text.split(".")[:2]:
-        if not piece.isdigit():
+        if not (piece.isascii() and piece.isdigit()):  # "²".isdigit() is True; int() refuses it
             break
         parts.append(int(piece))
     return tuple(parts)
