@@ -17,7 +17,9 @@ from typing import Any, Optional
 
 #: Small chunks and short queues keep memory flat: at most a few MiB are in flight.
 CHUNK = 1024 * 1024
-_QUEUE_DEPTH = 3
+#: One chunk waiting per hasher is enough to keep both busy (a 1 GiB wheel hashes as fast as
+#: with three), and each further one is another MiB held while a big file is checked.
+_QUEUE_DEPTH = 1
 #: Below this, starting threads costs more than it saves.
 _PARALLEL_FROM = 8 * 1024 * 1024
 
