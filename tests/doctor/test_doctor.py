@@ -658,3 +658,13 @@ def test_any_workflow_file_is_a_tree_or_broken_yaml_never_a_traceback(
             assert 0 <= found.line <= breaks + 1
             if b"\x00" in content and b"\xff" not in content and found.line == 0:
                 pytest.fail(f"a NUL is on a line of the file: {found}")
+
+
+@pytest.mark.fuzz
+@example(url="git@github.com:/")
+@example(url="https://user:tok@github.com/o/r.git")
+@given(url=any_text)
+def test_any_remote_url_is_read_or_left_unread(url: str) -> None:
+    # `git remote get-url origin` prints whatever the repository's config says.
+    remote = parse_remote(url)
+    assert remote is None or (remote.path and all(remote.path))
