@@ -117,3 +117,31 @@ def test_without_its_extra_one_clean_error_names_the_install(
     assert INSTALL in err
     assert "no module jwt" in err
     assert "Traceback" not in err
+
+
+def test_the_modules_checked_for_are_the_ones_the_extra_brings() -> None:
+    # `trusted-publish sandbox` checks for the [sandbox] extra by module name, without
+    # importing it; a distribution added to the extra must add its module there too.
+    from importlib.metadata import packages_distributions
+
+    import tomllib
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    from trusted_publish.runtime.sandbox import SANDBOX_MODULES
+
+    project = tomllib.loads(
+        (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text(encoding="utf-8")
+    )["project"]
+    base = {canonicalize_name(Requirement(r).name) for r in project["dependencies"]}
+    extra = {
+        canonicalize_name(Requirement(r).name) for r in project["optional-dependencies"]["sandbox"]
+    } - base
+    provides: dict[str, set[str]] = {}
+    for module, dists in packages_distributions().items():
+        for dist in dists:
+            provides.setdefault(str(canonicalize_name(dist)), set()).add(module)
+    unchecked = sorted(
+        name for name in extra if not provides.get(name, set()) & set(SANDBOX_MODULES)
+    )
+    assert unchecked == []

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from trusted_publish.errors import InputError
 
 #: The modules the `[sandbox]` extra brings that the client lacks (pyproject.toml's extra).
-SANDBOX_MODULES = ("jwt", "cryptography", "rfc3986", "readme_renderer")
+SANDBOX_MODULES = ("jwt", "cryptography", "readme_renderer")
 
 
 def _missing_modules(names: Sequence[str]) -> list[str]:
