@@ -17,6 +17,8 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
+from trusted_publish.errors import PublishError
+
 # Re-exported: the readers of each kind of answer raise it, their callers catch it from here.
 from trusted_publish.http.failures import ProtocolError as ProtocolError  # noqa: PLC0414
 
@@ -85,6 +87,8 @@ def retry_after(value: Optional[str], *, now: Optional[float] = None) -> Optiona
         return min(float(int(text)), RETRY_AFTER_MAX)
     try:
         when = email.utils.parsedate_to_datetime(text).timestamp()
+    except PublishError:
+        raise  # a signal's `Interrupted`, raised while reading: the run's, not the answer's
     except Exception:  # noqa: BLE001 - any date the parser can't read is no advice
         return None
     left = when - (time.time() if now is None else now)
@@ -99,6 +103,8 @@ def decode_json(body: bytes | str, *, what: str) -> Any:
     """
     try:
         return json.loads(body, parse_constant=_no_constant)
+    except PublishError:
+        raise  # a signal's `Interrupted`, raised while reading: the run's, not the answer's
     except Exception:  # noqa: BLE001 - every way a body can fail to be JSON is one outcome
         raise ProtocolError(f"the answer to {what} is not JSON") from None
 
@@ -119,6 +125,8 @@ def parse_model(model: type[M], data: object, *, what: str) -> M:
     """
     try:
         return model.model_validate(data)
+    except PublishError:
+        raise  # a signal's `Interrupted`, raised while reading: the run's, not the answer's
     except Exception as exc:  # noqa: BLE001 - a ValidationError, or whatever a validator raised
         raise ProtocolError(f"the answer to {what} is not as expected ({_fields(exc)})") from None
 

@@ -21,7 +21,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 from packaging.utils import canonicalize_name
 from pydantic import BaseModel, ConfigDict, StrictStr
 
-from trusted_publish.errors import InputError, UploadError
+from trusted_publish.errors import InputError, PublishError, UploadError
 from trusted_publish.http import transport
 from trusted_publish.http.answers import ProtocolError, decode_json, parse_model, read_json
 from trusted_publish.http.policy import sanitize_url
@@ -435,6 +435,8 @@ def read_simple_html(text: str) -> Listing:
     parser = _Anchors()
     try:
         parser.feed(text)
+    except PublishError:
+        raise  # a signal's `Interrupted`, raised while reading: the run's, not the answer's
     except Exception:  # noqa: BLE001 - whatever the HTML parser raises is one outcome
         raise ProtocolError("answered HTML that could not be read as a simple page") from None
     listing: Listing = {}
