@@ -91,10 +91,12 @@ def publish(
             request_seconds=inputs.request_timeout,
         )
     source = minted.source if minted else None
+    # The publisher the upload token was minted for: what provenance is compared with.
+    publisher = minted.publisher() if minted else None
     try:
         todo = run.ask_what_is_there(dists, lookup)
         made = run.sign(todo, source, signer)
-        run.check_continuity(todo, made, minted.publisher() if minted else None)
+        run.check_continuity(todo, made, publisher)
         if inputs.dry_run:
             run.show_dry_run(todo)
             return report
@@ -103,7 +105,6 @@ def publish(
             console.info("Not checking that the index serves the files (`verify: false`).")
             return report
         if published:
-            publisher = minted.publisher() if minted else None
             run.verify(published, lookup, made, publisher, verify_policy or VerifyPolicy())
     finally:
         if minted is not None:
@@ -234,7 +235,7 @@ class _Run:
         """Warn when this run would lose or change the provenance of the release before
         each of its releases (see `continuity`); before the first upload, dry run included."""
         inputs = self.inputs
-        if not todo or not continuity.applies(self.index):
+        if not todo or not self.index.pypi_like:  # a JSON API and an Integrity API to ask
             return
         # A dry run signs nothing: what it would make is what the decision says.
         attests = self.decision.make if inputs.dry_run else bool(made)

@@ -6,12 +6,12 @@ attestations/models.py, `ProvenanceStatus`): *lost* when the previous release ha
 attestations and this one has none, *changed* when the publishers differ (a source is the
 publisher's kind and repository, or its email; the workflow counts too; the environment does
 not). Nothing tells a maintainer before that label is set for good. So for each release of
-this run, on an index that is a PyPI (`applies`), the project's JSON API says which release
-comes before it, and the Integrity API serves that release's provenance (one file of it, one
-request per release: warehouse attests a release's files from one run); this run's plan
-(attestations or not, and from which publisher) is compared with it. Each finding is a
-warning naming the previous version and the fix; never an error. An answer that can't be
-read is "could not tell", never "none".
+this run, on an index that answers as PyPI does (`Index.pypi_like`), the project's JSON API
+says which release comes before it, and the Integrity API serves that release's provenance
+(one file of it, one request per release: warehouse attests a release's files from one
+run); this run's plan (attestations or not, and from which publisher) is compared with it.
+Each finding is a warning naming the previous version and the fix; never an error. An answer
+that can't be read is "could not tell", never "none".
 """
 
 from __future__ import annotations
@@ -40,12 +40,6 @@ if TYPE_CHECKING:
 
 #: Seconds the whole continuity read may take, all releases together.
 CONTINUITY_SECONDS = 20.0
-
-
-def applies(index: Index) -> bool:
-    """Whether the index has PyPI's JSON API and Integrity API to ask: wherever it answers as
-    PyPI does (`Index.pypi_like`: PyPI, TestPyPI, or `pypi-like: true`)."""
-    return index.pypi_like
 
 
 class Continuity(Enum):
